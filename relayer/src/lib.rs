@@ -1,0 +1,26 @@
+//! `relayer`: the Picsou protocol core, its baselines, and the drivers that run them.
+//!
+//! # Layout
+//!
+//! - [`types`]: newtypes shared everywhere (`StreamIndex`, `NodeId`, `Stake`, `Time`).
+//! - [`protocol`]: the sans-IO [`protocol::Protocol`] trait every protocol implements, and the
+//!   values that cross it (entries, batches, acks, deliveries, persist ops, events).
+//! - [`wire`]: sealing and opening signed batches (ed25519), pure functions.
+//! - [`picsou`]: Picsou itself — schedule, QUACKs, loss detection, resend roles, §4.3 recovery.
+//! - [`baselines`]: OST, ATA, LL and OTU behind the same trait.
+//! - [`sim`]: the seeded discrete-event simulator that drives any protocol at paper scale.
+//! - [`testkit`]: a stand-in source chain whose proofs only it can make.
+//!
+//! # Contract
+//!
+//! Everything under [`picsou`], [`baselines`] and [`protocol`] reads no clock, no randomness, no
+//! sockets and no files, and iterates no `HashMap`: a run is a pure function of its inputs. Peer
+//! input never panics; it is refused and reported as misbehaviour.
+
+pub mod baselines;
+pub mod picsou;
+pub mod protocol;
+pub mod sim;
+pub mod testkit;
+pub mod types;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! Picsou: cross-cluster consistent broadcast with QUACKs (the sans-IO core).

@@ -1,0 +1,486 @@
+//! The interface every cross-cluster protocol implements (Picsou and the baselines), and the
+//! values that cross it.
+//!
+//! A protocol instance is one relay's view: it is the sender of its own cluster's outbound stream
+//! and a receiver of the other cluster's stream. It is a plain state machine (sans-IO):
+//!
+//! - inputs: [`Protocol::handle_committed`], [`Protocol::handle_batch`],
+//!   [`Protocol::handle_timeout`], [`Protocol::handle_persisted`]; time is always an argument;
+//! - outputs, drained by the caller: [`Protocol::poll_transmit`], [`Protocol::poll_persist`],
+//!   [`Protocol::poll_deliver`], [`Protocol::poll_event`], and [`Protocol::poll_timeout`].
+//!
+//! **Driving contract.** After any input, drain every `poll_*` until it returns `None`, then arm a
+//! timer for `poll_timeout()` and call `handle_timeout` when it fires (firing late is fine, firing
+//! early is harmless). A [`PersistOp`] must be made durable, together with the deliveries polled
+//! before it, before `handle_persisted(op.id)` is called; until then the protocol does not
+//! advertise those entries to anyone (persist before acknowledge).
+//!
+//! Batches handed to `handle_batch` are already authenticated: the driver opened them with
+//! [`crate::wire::open`] (signature checked, sender known) or the simulator's links carry the
+//! true sender. Entry proofs are *not* yet checked: the protocol checks them with its
+//! [`EntryVerifier`] before it acknowledges, broadcasts or delivers anything.
+
+use crate::types::{NodeId, NodeIdx, Side, Stake, StreamIndex, Time};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One exported entry of a source cluster's stream: the payload (a bridge transfer) and the proof
+/// that the source chain finalized it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the source stream.
+    pub k: StreamIndex,
+    /// Application bytes (opaque to the protocol).
+    pub payload: Bytes,
+    /// Finality proof (opaque to the protocol; checked by an [`EntryVerifier`]).
+    pub proof: Bytes,
+}
+
+/// A cumulative acknowledgement of a stream with a φ-list.
+///
+/// `next` is the smallest index not held (all `k < next` are held); bit `i` of `phi` (LSB first
+/// within each byte) says whether `next + 1 + i` is held. Indices past the bitmap are unknown,
+/// not missing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Smallest index not yet held.
+    pub next: StreamIndex,
+    /// Which of `next+1 ..= next+8·len` are held.
+    pub phi: Bytes,
+}
+
+impl Ack {
+    /// Whether the φ-list says `k` is held (`k > next`, within the bitmap).
+    pub fn phi_holds(&self, k: StreamIndex) -> bool {
+        if k.0 <= self.next.0 {
+            return false;
+        }
+        let off = k.0 - self.next.0 - 1;
+        let byte = (off / 8) as usize;
+        byte < self.phi.len() && self.phi[byte] & (1 << (off % 8)) != 0
+    }
+
+    /// Whether this ack says `k` is held.
+    pub fn holds(&self, k: StreamIndex) -> bool {
+        k < self.next || self.phi_holds(k)
+    }
+
+    /// The highest index this ack says is held, if any.
+    pub fn highest_held(&self) -> Option<StreamIndex> {
+        for (byte_idx, byte) in self.phi.iter().enumerate().rev() {
+            if *byte != 0 {
+                let bit = 7 - byte.leading_zeros() as u64;
+                return Some(StreamIndex(self.next.0 + 1 + byte_idx as u64 * 8 + bit));
+            }
+        }
+        self.next.0.checked_sub(1).map(StreamIndex)
+    }
+}
+
+/// What a batch is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchKind {
+    /// Sent across clusters. Its entries belong to the *sender's* cluster stream; `ack`
+    /// acknowledges the *recipient's* cluster stream (the reverse direction).
+    Cross {
+        /// The sender's cumulative ack of the reverse stream, if it has one to give.
+        ack: Option<Ack>,
+        /// A §4.3 claim: "my QUACK of my stream is at least this".
+        quack_claim: Option<StreamIndex>,
+    },
+    /// Sent inside a cluster: entries of the *other* cluster's stream, passed on after receipt.
+    Internal,
+    /// Sent inside a cluster: a request for the listed entries of the other cluster's stream
+    /// (used to recover from the §4.3 wedge).
+    Fetch {
+        /// Indices wanted.
+        want: Vec<StreamIndex>,
+    },
+}
+
+/// One batch of the wire protocol, before signing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Membership epoch the batch belongs to.
+    pub epoch: u64,
+    /// What the batch is for.
+    pub kind: BatchKind,
+    /// Entries carried (may be empty: an ack-only or fetch batch).
+    pub entries: Vec<Entry>,
+}
+
+impl Batch {
+    /// Bytes of payload and proof carried, i.e. everything that is not protocol metadata.
+    pub fn content_bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| e.payload.len() + e.proof.len())
+            .sum()
+    }
+}
+
+/// A batch to send, produced by [`Protocol::poll_transmit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination relay.
+    pub to: NodeId,
+    /// The batch (the driver signs it).
+    pub batch: Batch,
+}
+
+/// How a delivered entry reached this relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryPath {
+    /// Directly from a relay of the source cluster.
+    Direct,
+    /// By internal broadcast (or fetch) from a relay of this cluster.
+    Internal,
+}
+
+/// An entry of the other cluster's stream, verified and delivered exactly once by this relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The entry.
+    pub entry: Entry,
+    /// Who handed it over.
+    pub from: NodeId,
+    /// How.
+    pub path: DeliveryPath,
+}
+
+/// Identifies one [`PersistOp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PersistId(pub u64);
+
+/// Writes the protocol needs to be durable before it relies on them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistOp {
+    /// Confirm with [`Protocol::handle_persisted`].
+    pub id: PersistId,
+    /// Indices of the other cluster's stream received and delivered since the last op.
+    pub received: Vec<StreamIndex>,
+    /// The QUACK of this cluster's stream, when it advanced (lazy; losing it only costs resends).
+    pub quack: Option<StreamIndex>,
+}
+
+/// What a relay recovered from its store after a restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Every index of the other cluster's stream it had durably received.
+    pub received: Vec<StreamIndex>,
+    /// The last QUACK of its own stream it had persisted.
+    pub quack: Option<StreamIndex>,
+}
+
+/// Kinds of peer misbehaviour a protocol can prove or observe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MisbehaviourKind {
+    /// An entry whose finality proof does not verify.
+    BadProof,
+    /// An index outside the receive window.
+    OutOfWindow,
+    /// A batch of a kind or shape that peer may not send (e.g. a cross batch from our own side).
+    Malformed,
+    /// An ack claiming entries that do not exist yet.
+    ImpossibleAck,
+    /// Two different entries under the same index.
+    Equivocation,
+}
+
+/// Something the application may want to know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The QUACK of this relay's own stream advanced: every `k < quack` is held by a correct
+    /// receiver.
+    Quack {
+        /// New QUACK.
+        quack: StreamIndex,
+    },
+    /// An entry was sent across for the first time by this relay (original role).
+    Sent {
+        /// The entry's index.
+        k: StreamIndex,
+    },
+    /// This relay resent an entry (role `level` of its resend list).
+    Resent {
+        /// The entry's index.
+        k: StreamIndex,
+        /// The resend role used (≥ 1).
+        level: u32,
+        /// The receiver it was resent to.
+        to: NodeId,
+    },
+    /// A peer misbehaved.
+    Misbehaviour {
+        /// The peer.
+        peer: NodeId,
+        /// What it did.
+        kind: MisbehaviourKind,
+        /// Details for logs.
+        detail: String,
+    },
+}
+
+/// A point-in-time view of one relay's two streams, for status endpoints and the simulator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    /// Entries of the own stream handed in so far (`handle_committed`).
+    pub exported: u64,
+    /// QUACK of the own stream.
+    pub quack: u64,
+    /// Entries of the own stream this relay sent in its original role.
+    pub originals_sent: u64,
+    /// Entries of the own stream this relay resent.
+    pub resends: u64,
+    /// Smallest index of the other stream not yet durably received.
+    pub next_expected: u64,
+    /// Entries of the other stream delivered.
+    pub delivered: u64,
+}
+
+/// One cluster's membership for an epoch, and its fault bounds in stake units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    /// Which side this is.
+    pub side: Side,
+    /// Stake of every node, indexed by [`NodeIdx`]; each must be positive.
+    pub stakes: Vec<Stake>,
+    /// Most stake that may fail in any way (`u`).
+    pub u: Stake,
+    /// Most stake that may be Byzantine (`r ≤ u`).
+    pub r: Stake,
+}
+
+impl ClusterConfig {
+    /// Unit-stake BFT cluster: `n = 3f + 1` (or any n), `u = r = ⌊(n−1)/3⌋`.
+    pub fn bft(side: Side, n: usize) -> Self {
+        let f = (n.saturating_sub(1) / 3) as u64;
+        ClusterConfig {
+            side,
+            stakes: vec![Stake(1); n],
+            u: Stake(f),
+            r: Stake(f),
+        }
+    }
+
+    /// Unit-stake CFT cluster: `u = ⌊(n−1)/2⌋`, `r = 0`.
+    pub fn cft(side: Side, n: usize) -> Self {
+        let f = (n.saturating_sub(1) / 2) as u64;
+        ClusterConfig {
+            side,
+            stakes: vec![Stake(1); n],
+            u: Stake(f),
+            r: Stake(0),
+        }
+    }
+
+    /// Number of nodes.
+    pub fn n(&self) -> usize {
+        self.stakes.len()
+    }
+
+    /// Total stake `Δ`.
+    pub fn total(&self) -> Stake {
+        Stake(self.stakes.iter().map(|s| s.0).sum())
+    }
+
+    /// Stake of one node.
+    pub fn stake(&self, i: NodeIdx) -> Stake {
+        self.stakes[i.as_usize()]
+    }
+
+    /// Node ids of this cluster, in index order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.stakes.len() as u32).map(move |i| NodeId::new(self.side, i))
+    }
+
+    /// Checks the invariants the protocols rely on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.stakes.is_empty() {
+            return Err(ConfigError::Empty(self.side));
+        }
+        if self.stakes.iter().any(|s| s.0 == 0) {
+            return Err(ConfigError::ZeroStake(self.side));
+        }
+        if self.r > self.u {
+            return Err(ConfigError::RAboveU(self.side));
+        }
+        if self.u >= self.total() {
+            return Err(ConfigError::UTooLarge(self.side));
+        }
+        Ok(())
+    }
+}
+
+/// A cluster configuration the protocols cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No nodes.
+    #[error("cluster {0} has no nodes")]
+    Empty(Side),
+    /// A node with zero stake.
+    #[error("cluster {0} has a node with zero stake")]
+    ZeroStake(Side),
+    /// `r > u`.
+    #[error("cluster {0}: byzantine bound r exceeds failure bound u")]
+    RAboveU(Side),
+    /// `u ≥ Δ`.
+    #[error("cluster {0}: failure bound u must be below the total stake")]
+    UTooLarge(Side),
+}
+
+/// Tuning knobs shared by all protocols. Defaults follow the paper's prototype where it had one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    /// Flush a batch once its content reaches this many bytes.
+    pub batch_bytes: usize,
+    /// Flush a non-empty batch this long after its first entry.
+    pub batch_delay: Duration,
+    /// Send an ack-only batch after this long without cross traffic.
+    pub noop_delay: Duration,
+    /// φ: how many indices past `next` an ack's bitmap covers (multiple of 8).
+    pub phi: u32,
+    /// Receivers accept `k` only in `[next, next + recv_window)`.
+    pub recv_window: u64,
+    /// Soft window: a sender holds back entries more than this far past its QUACK ...
+    pub send_window: u64,
+    /// ... but never longer than this.
+    pub max_message_delay: Duration,
+    /// Reports of a missing entry from one receiver count again only after this long.
+    pub dup_ack_spacing: Duration,
+    /// Upper bound on the schedule quantum `q`.
+    pub quantum_max: u64,
+    /// Baselines with timeouts (OTU): how long before the next sender takes over.
+    pub resend_timeout: Duration,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            batch_bytes: 200_000,
+            batch_delay: Duration::from_millis(1),
+            noop_delay: Duration::from_millis(2),
+            phi: 256,
+            recv_window: 1 << 20,
+            send_window: 4096,
+            max_message_delay: Duration::from_millis(200),
+            dup_ack_spacing: Duration::from_millis(20),
+            quantum_max: 1 << 16,
+            resend_timeout: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Checks an entry's finality proof. Implemented by the chain models (real certificates) and by
+/// test verifiers.
+pub trait EntryVerifier: Send {
+    /// `Ok` iff `entry` is genuinely entry `entry.k` of `source`'s stream.
+    fn verify(&self, source: Side, entry: &Entry) -> Result<(), ProofError>;
+}
+
+/// Why an entry's proof was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid proof: {0}")]
+pub struct ProofError(pub String);
+
+/// The names of the protocols this crate implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolKind {
+    /// Picsou (C3B with QUACKs).
+    Picsou,
+    /// One-shot: one copy, no ack (an upper bound, not C3B).
+    Ost,
+    /// All-to-all.
+    Ata,
+    /// Leader to leader.
+    Ll,
+    /// GeoBFT's optimistic transfer to `u+1` receivers, with timeout resends.
+    Otu,
+}
+
+impl ProtocolKind {
+    /// All protocols, in report order.
+    pub const ALL: [ProtocolKind; 5] = [
+        ProtocolKind::Picsou,
+        ProtocolKind::Ost,
+        ProtocolKind::Ata,
+        ProtocolKind::Ll,
+        ProtocolKind::Otu,
+    ];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Picsou => "picsou",
+            ProtocolKind::Ost => "ost",
+            ProtocolKind::Ata => "ata",
+            ProtocolKind::Ll => "ll",
+            ProtocolKind::Otu => "otu",
+        }
+    }
+}
+
+impl std::str::FromStr for ProtocolKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ProtocolKind::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown protocol {s:?} (expected picsou, ost, ata, ll or otu)"))
+    }
+}
+
+/// Everything a protocol instance needs to start.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// This relay.
+    pub me: NodeId,
+    /// Its own cluster.
+    pub local: ClusterConfig,
+    /// The other cluster.
+    pub remote: ClusterConfig,
+    /// Membership epoch.
+    pub epoch: u64,
+    /// Tuning.
+    pub params: Params,
+}
+
+/// One relay's cross-cluster protocol, as a sans-IO state machine. See the module docs for the
+/// driving contract.
+pub trait Protocol: Send {
+    /// Which protocol this is.
+    fn kind(&self) -> ProtocolKind;
+
+    /// The local chain finalized entry `entry.k` of this cluster's stream. Called in index
+    /// order; an index already passed in (e.g. replayed after a restart) is ignored.
+    fn handle_committed(&mut self, now: Time, entry: Entry);
+
+    /// An authenticated batch arrived from `from`.
+    fn handle_batch(&mut self, now: Time, from: NodeId, batch: Batch);
+
+    /// Time has advanced to `now`; fire whatever timers expired.
+    fn handle_timeout(&mut self, now: Time);
+
+    /// The op with this id (and the deliveries polled before it) is durable.
+    fn handle_persisted(&mut self, id: PersistId);
+
+    /// Next batch to send.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+
+    /// Next write that must become durable.
+    fn poll_persist(&mut self) -> Option<PersistOp>;
+
+    /// Next entry of the other stream to hand to the application.
+    fn poll_deliver(&mut self) -> Option<Delivery>;
+
+    /// Next event.
+    fn poll_event(&mut self) -> Option<Event>;
+
+    /// When `handle_timeout` should next be called, if ever.
+    fn poll_timeout(&self) -> Option<Time>;
+
+    /// Counters for status views.
+    fn status(&self) -> StreamStatus;
+}
