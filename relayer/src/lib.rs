@@ -7,7 +7,7 @@
 //!   values that cross it (entries, batches, acks, deliveries, persist ops, events).
 //! - [`wire`]: sealing and opening signed batches (ed25519), pure functions.
 //! - [`picsou`]: Picsou itself — schedule, QUACKs, loss detection, resend roles, §4.3 recovery.
-//! - [`baselines`]: OST, ATA, LL and OTU behind the same trait.
+//! - [`baselines`]: OST, ATA, LL and OTU behind the same trait (in progress).
 //! - [`sim`]: the seeded discrete-event simulator that drives any protocol at paper scale.
 //! - [`testkit`]: a stand-in source chain whose proofs only it can make.
 //!

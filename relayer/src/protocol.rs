@@ -9,11 +9,13 @@
 //! - outputs, drained by the caller: [`Protocol::poll_transmit`], [`Protocol::poll_persist`],
 //!   [`Protocol::poll_deliver`], [`Protocol::poll_event`], and [`Protocol::poll_timeout`].
 //!
-//! **Driving contract.** After any input, drain every `poll_*` until it returns `None`, then arm a
-//! timer for `poll_timeout()` and call `handle_timeout` when it fires (firing late is fine, firing
-//! early is harmless). A [`PersistOp`] must be made durable, together with the deliveries polled
-//! before it, before `handle_persisted(op.id)` is called; until then the protocol does not
-//! advertise those entries to anyone (persist before acknowledge).
+//! **Driving contract.** After any input, drain every `poll_*` until it returns `None` — in the
+//! order transmit, deliver, persist, event — then arm a timer for `poll_timeout()` and call
+//! `handle_timeout` when it fires (firing late is fine, firing early is harmless). A
+//! [`PersistOp`] covers exactly the deliveries polled before it; it must be made durable, together
+//! with those deliveries, before `handle_persisted(op.id)` is called. Until then the protocol does
+//! not advertise those entries to anyone (persist before acknowledge), and after a crash they
+//! count as never received.
 //!
 //! Batches handed to `handle_batch` are already authenticated: the driver opened them with
 //! [`crate::wire::open`] (signature checked, sender known) or the simulator's links carry the
@@ -88,6 +90,10 @@ pub enum BatchKind {
         ack: Option<Ack>,
         /// A §4.3 claim: "my QUACK of my stream is at least this".
         quack_claim: Option<StreamIndex>,
+        /// How many entries of its own stream the sender has been handed so far. Receivers keep
+        /// acknowledging while they are behind it, so a lost last entry is still detected, and go
+        /// quiet once they have caught up.
+        exported: StreamIndex,
     },
     /// Sent inside a cluster: entries of the *other* cluster's stream, passed on after receipt.
     Internal,
@@ -343,8 +349,11 @@ pub struct Params {
     pub phi: u32,
     /// Receivers accept `k` only in `[next, next + recv_window)`.
     pub recv_window: u64,
-    /// Soft window: a sender holds back entries more than this far past its QUACK ...
+    /// Soft window: a sender holds back entries more than this far past its QUACK, or whose
+    /// bytes would take its own un-QUACKed original sends past `send_window_bytes` ...
     pub send_window: u64,
+    /// ... (the byte half of the soft window) ...
+    pub send_window_bytes: usize,
     /// ... but never longer than this.
     pub max_message_delay: Duration,
     /// Reports of a missing entry from one receiver count again only after this long.
@@ -353,6 +362,10 @@ pub struct Params {
     pub quantum_max: u64,
     /// Baselines with timeouts (OTU): how long before the next sender takes over.
     pub resend_timeout: Duration,
+    /// Public seed for the slot order (0: index order, as in the paper).
+    pub slot_seed: u64,
+    /// How many recently delivered entries a receiver keeps to answer its peers' fetches (§4.3).
+    pub fetch_retain: usize,
 }
 
 impl Default for Params {
@@ -363,11 +376,14 @@ impl Default for Params {
             noop_delay: Duration::from_millis(2),
             phi: 256,
             recv_window: 1 << 20,
-            send_window: 4096,
+            send_window: 1 << 16,
+            send_window_bytes: 64 << 20,
             max_message_delay: Duration::from_millis(200),
             dup_ack_spacing: Duration::from_millis(20),
             quantum_max: 1 << 16,
             resend_timeout: Duration::from_millis(100),
+            slot_seed: 0,
+            fetch_retain: 8192,
         }
     }
 }

@@ -93,7 +93,11 @@ mod tests {
     fn certified_entries_verify_and_altered_ones_do_not() {
         let chain = TestChain::new(7);
         let v = chain.verifier();
-        let e = chain.entry(Side::A, StreamIndex(5), TestChain::payload(StreamIndex(5), 32));
+        let e = chain.entry(
+            Side::A,
+            StreamIndex(5),
+            TestChain::payload(StreamIndex(5), 32),
+        );
         assert!(v.verify(Side::A, &e).is_ok());
         assert!(v.verify(Side::B, &e).is_err(), "wrong stream");
         let mut moved = e.clone();

@@ -107,9 +107,16 @@ impl Time {
     /// The origin.
     pub const ZERO: Time = Time(0);
 
-    /// `self + d`, saturating.
+    /// `self + d`, saturating at the end of time (so "never" deadlines cannot overflow).
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "saturating on purpose; `std::ops::Add` would suggest wrapping or panicking"
+    )]
     pub fn add(self, d: Duration) -> Time {
-        Time(self.0.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
+        Time(
+            self.0
+                .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        )
     }
 
     /// Time elapsed since `earlier`, zero if `earlier` is later.

@@ -159,6 +159,7 @@ mod tests {
                     phi: Bytes::from_static(&[0b1010_0001, 0, 0xff]),
                 }),
                 quack_claim: Some(StreamIndex(12)),
+                exported: StreamIndex(120),
             },
             entries: vec![Entry {
                 k: StreamIndex(99),
@@ -186,7 +187,10 @@ mod tests {
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x10;
-            assert!(open(&bad, a0, &key.verifying_key(), b1).is_err(), "byte {i}");
+            assert!(
+                open(&bad, a0, &key.verifying_key(), b1).is_err(),
+                "byte {i}"
+            );
         }
     }
 

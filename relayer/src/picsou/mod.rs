@@ -1,1 +1,501 @@
-//! Picsou: cross-cluster consistent broadcast with QUACKs (the sans-IO core).
+//! Picsou: cross-cluster consistent broadcast with QUACKs, as a sans-IO state machine.
+//!
+//! One [`Picsou`] is one relay. It is the sender of its own cluster's stream ([`outbound`]) and a
+//! receiver of the other cluster's stream ([`inbound`]); the two directions are independent
+//! except that acks of the inbound stream ride on the outbound batches.
+//!
+//! # What it does (the shared design's PROTOCOL.md, §4–§10)
+//!
+//! - **Original sends** ([`schedule`]): entry `k` is sent once, by `s(k)` to `r(k)`, under a
+//!   stake-aware schedule, paced by a soft window that yields after `max_message_delay`.
+//! - **Receive**: a receiver verifies the proof, de-duplicates by index, delivers, and — if it got
+//!   the entry directly — passes it once to every other relay of its cluster.
+//! - **Acks**: the durable cumulative ack `(next, φ-bits)` rides on every cross batch; after
+//!   `noop_delay` without cross traffic an ack-only batch goes to the next remote relay in
+//!   round-robin, while the ack has news for someone or this relay is behind.
+//! - **QUACK** ([`quack`]): the highest index below which `u_r + 1` stake of receivers hold
+//!   everything. Entries below it are dropped from memory.
+//! - **Loss** ([`outbound`]): an ack that shows `k` missing is a report; reports from one receiver
+//!   count again only `dup_ack_spacing` apart, and only once `k` has had time to arrive. The
+//!   resend level of `k` is the largest `N` such that `r_r + 1` stake reported it `N + 1` times.
+//! - **Resend roles** ([`resend`]): role `i ≥ 1` of `k` resends to its receiver once the level
+//!   reaches `i`, unless `u_r + 1` stake already individually hold `k`.
+//! - **§4.3 wedge**: a sender that hears a report for an index below its QUACK attaches its QUACK
+//!   as a claim on its next batch to that receiver; a receiver holding claims from `r_s + 1` stake
+//!   of senders that it is behind fetches the missing entries from its own cluster's relays, which
+//!   keep the last `fetch_retain` entries they delivered.
+//!
+//! Time is always an argument; nothing here reads a clock, draws randomness or iterates a
+//! `HashMap`.
+
+pub mod batcher;
+pub mod inbound;
+pub mod outbound;
+pub mod quack;
+pub mod resend;
+pub mod schedule;
+#[cfg(test)]
+mod tests;
+
+use crate::protocol::{
+    Batch, BatchKind, Delivery, DeliveryPath, Entry, EntryVerifier, Event, MisbehaviourKind,
+    PersistId, PersistOp, Protocol, ProtocolKind, Recovered, Setup, StreamStatus, Transmit,
+};
+use crate::types::{NodeId, NodeIdx, Side, StreamIndex, Time};
+use batcher::Batcher;
+use inbound::{Admit, Inbound};
+use outbound::{OutAction, Outbound};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Most indices one fetch asks for, and most a relay answers in one go.
+const FETCH_MAX: usize = 1024;
+
+/// One relay running Picsou.
+pub struct Picsou {
+    setup: Setup,
+    verifier: Box<dyn EntryVerifier>,
+    out: Outbound,
+    inb: Inbound,
+    cross: Batcher,
+    internal: Batcher,
+    transmits: VecDeque<Transmit>,
+    deliveries: VecDeque<Delivery>,
+    events: VecDeque<Event>,
+    next_persist: u64,
+    /// QUACK carried by each persist op not yet confirmed.
+    persist_quack: BTreeMap<PersistId, u64>,
+    quack_requested: u64,
+    quack_durable: u64,
+    last_cross_sent: Time,
+    /// Per remote relay: ack version it last received from us.
+    informed: Vec<u64>,
+    ack_rr: usize,
+    fetch_rr: usize,
+    /// A §4.3 wedge point above our `next`, and when we first saw it.
+    wedge_seen: Option<(u64, Time)>,
+}
+
+impl std::fmt::Debug for Picsou {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picsou")
+            .field("me", &self.setup.me)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Picsou {
+    /// A relay starting from what it recovered from its store (`Recovered::default()` on first
+    /// start).
+    pub fn new(setup: Setup, verifier: Box<dyn EntryVerifier>, recovered: Recovered) -> Self {
+        let p = &setup.params;
+        let quack = recovered.quack.map_or(0, |q| q.0);
+        let out = Outbound::new(
+            setup.me.index,
+            setup.local.clone(),
+            setup.remote.clone(),
+            p.clone(),
+            quack,
+        );
+        let inb = Inbound::new(
+            setup.remote.clone(),
+            p.recv_window,
+            p.phi,
+            p.fetch_retain,
+            &recovered.received,
+        );
+        Picsou {
+            cross: Batcher::new(p.batch_bytes, p.batch_delay),
+            internal: Batcher::new(p.batch_bytes, p.batch_delay),
+            informed: vec![0; setup.remote.n()],
+            verifier,
+            out,
+            inb,
+            transmits: VecDeque::new(),
+            deliveries: VecDeque::new(),
+            events: VecDeque::new(),
+            next_persist: 1,
+            persist_quack: BTreeMap::new(),
+            quack_requested: quack,
+            quack_durable: quack,
+            last_cross_sent: Time::ZERO,
+            ack_rr: setup.me.index.as_usize(),
+            fetch_rr: setup.me.index.as_usize(),
+            wedge_seen: None,
+            setup,
+        }
+    }
+
+    fn me(&self) -> NodeId {
+        self.setup.me
+    }
+
+    fn local_side(&self) -> Side {
+        self.setup.me.side
+    }
+
+    fn remote_side(&self) -> Side {
+        self.setup.me.side.other()
+    }
+
+    fn misbehaviour(&mut self, peer: NodeId, kind: MisbehaviourKind, detail: String) {
+        self.events
+            .push_back(Event::Misbehaviour { peer, kind, detail });
+    }
+
+    /// Sends a cross batch to remote relay `to`, carrying our ack, a claim if it is behind our
+    /// QUACK, and the entries given.
+    fn send_cross(&mut self, now: Time, to: NodeIdx, entries: Vec<Entry>) {
+        let quack_claim = self
+            .out
+            .receiver_behind_quack(to)
+            .then(|| StreamIndex(self.out.quack()));
+        let batch = Batch {
+            epoch: self.setup.epoch,
+            kind: BatchKind::Cross {
+                ack: Some(self.inb.ack()),
+                quack_claim,
+                exported: StreamIndex(self.out.exported()),
+            },
+            entries,
+        };
+        if let Some(v) = self.informed.get_mut(to.as_usize()) {
+            *v = self.inb.version();
+        }
+        self.last_cross_sent = now;
+        self.transmits.push_back(Transmit {
+            to: NodeId {
+                side: self.remote_side(),
+                index: to,
+            },
+            batch,
+        });
+    }
+
+    fn send_internal(&mut self, to: NodeIdx, kind: BatchKind, entries: Vec<Entry>) {
+        self.transmits.push_back(Transmit {
+            to: NodeId {
+                side: self.local_side(),
+                index: to,
+            },
+            batch: Batch {
+                epoch: self.setup.epoch,
+                kind,
+                entries,
+            },
+        });
+    }
+
+    /// Turns the sending half's actions into batches and events.
+    fn drain_outbound(&mut self, now: Time) {
+        for action in self.out.take_actions() {
+            match action {
+                OutAction::Send { entry, to, level } => {
+                    let k = entry.k;
+                    if let Some(full) = self.cross.push(now, to, entry) {
+                        self.send_cross(now, to, full);
+                    }
+                    let to = NodeId {
+                        side: self.remote_side(),
+                        index: to,
+                    };
+                    self.events.push_back(if level == 0 {
+                        Event::Sent { k }
+                    } else {
+                        Event::Resent { k, level, to }
+                    });
+                }
+                OutAction::Quack(q) => self.events.push_back(Event::Quack {
+                    quack: StreamIndex(q),
+                }),
+            }
+        }
+    }
+
+    /// Passes an entry on to every other relay of this cluster.
+    fn broadcast(&mut self, now: Time, entry: &Entry) {
+        if !self.inb.mark_broadcast(entry.k) {
+            return;
+        }
+        let me = self.me().index;
+        for i in 0..self.setup.local.n() as u32 {
+            let peer = NodeIdx(i);
+            if peer == me {
+                continue;
+            }
+            if let Some(full) = self.internal.push(now, peer, entry.clone()) {
+                self.send_internal(peer, BatchKind::Internal, full);
+            }
+        }
+    }
+
+    /// Takes in one entry of the other cluster's stream.
+    fn receive(&mut self, now: Time, from: NodeId, entry: Entry, path: DeliveryPath) {
+        match self.inb.admit(entry.k) {
+            Admit::OutOfWindow => {
+                let detail = format!("{} beyond window at {}", entry.k, self.inb.next());
+                self.misbehaviour(from, MisbehaviourKind::OutOfWindow, detail);
+            }
+            Admit::Duplicate => {
+                // A direct copy of something we only got by broadcast means the sender counts on
+                // us to pass it on: do so once, from our own verified copy.
+                if path == DeliveryPath::Direct
+                    && let Some(copy) = self.inb.retained(entry.k).cloned()
+                {
+                    self.broadcast(now, &copy);
+                }
+            }
+            Admit::New => {
+                if let Err(e) = self.verifier.verify(self.remote_side(), &entry) {
+                    self.misbehaviour(from, MisbehaviourKind::BadProof, e.to_string());
+                    return;
+                }
+                self.inb.record(&entry);
+                if path == DeliveryPath::Direct {
+                    self.broadcast(now, &entry);
+                } else {
+                    // Got it from a peer: never pass it on ourselves unless a sender later sends
+                    // it to us directly.
+                    self.inb.mark_broadcast(entry.k);
+                }
+                self.deliveries.push_back(Delivery { entry, from, path });
+            }
+        }
+    }
+
+    /// Answers a peer's fetch from retained entries.
+    fn serve_fetch(&mut self, from: NodeId, want: &[StreamIndex]) {
+        let entries: Vec<Entry> = want
+            .iter()
+            .take(FETCH_MAX)
+            .filter_map(|k| self.inb.retained(*k).cloned())
+            .collect();
+        if !entries.is_empty() {
+            self.send_internal(from.index, BatchKind::Internal, entries);
+        }
+    }
+
+    /// Asks a peer for entries a quorum of senders says some correct relay here holds, once they
+    /// have stayed missing for `dup_ack_spacing` (entries merely in flight by broadcast arrive
+    /// sooner and are not fetched).
+    fn maybe_fetch(&mut self, now: Time) {
+        let wedge = self.inb.wedge_point();
+        if self.inb.next() >= wedge {
+            self.wedge_seen = None;
+            return;
+        }
+        let (point, since) = *self.wedge_seen.get_or_insert((wedge, now));
+        if now < since.add(self.setup.params.dup_ack_spacing) {
+            return;
+        }
+        let want = self.inb.missing_below(point, FETCH_MAX);
+        let n = self.setup.local.n();
+        self.wedge_seen = Some((wedge, now));
+        if want.is_empty() || n < 2 {
+            return;
+        }
+        self.fetch_rr = (self.fetch_rr + 1) % n;
+        if self.fetch_rr == self.me().index.as_usize() {
+            self.fetch_rr = (self.fetch_rr + 1) % n;
+        }
+        self.send_internal(
+            NodeIdx(self.fetch_rr as u32),
+            BatchKind::Fetch { want },
+            Vec::new(),
+        );
+    }
+
+    /// Whether an idle relay should still send ack-only batches.
+    fn wants_ack_traffic(&self) -> bool {
+        let version = self.inb.version();
+        self.informed.iter().any(|&v| v < version) || self.inb.behind() || self.out.owes_claims()
+    }
+
+    /// Sends ack-only batches if cross traffic has been idle for `noop_delay`.
+    fn maybe_noop(&mut self, now: Time) {
+        if now < self.last_cross_sent.add(self.setup.params.noop_delay) || !self.wants_ack_traffic()
+        {
+            return;
+        }
+        // Receivers we owe a claim come first; then whoever has not seen our latest ack; then
+        // plain round-robin.
+        let owed = self.out.take_owed_claims();
+        if !owed.is_empty() {
+            for j in owed {
+                let entries = self.cross.take(j).unwrap_or_default();
+                self.send_cross(now, j, entries);
+            }
+            return;
+        }
+        let n = self.setup.remote.n();
+        let version = self.inb.version();
+        let stale = (1..=n)
+            .map(|d| (self.ack_rr + d) % n)
+            .find(|&j| self.informed[j] < version);
+        let j = stale.unwrap_or((self.ack_rr + 1) % n);
+        self.ack_rr = j;
+        let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
+        self.send_cross(now, NodeIdx(j as u32), entries);
+    }
+
+    fn flush_due(&mut self, now: Time) {
+        for (to, entries) in self.cross.take_due(now) {
+            self.send_cross(now, to, entries);
+        }
+        for (to, entries) in self.internal.take_due(now) {
+            self.send_internal(to, BatchKind::Internal, entries);
+        }
+    }
+
+    /// Work common to the end of every input.
+    fn after_input(&mut self, now: Time) {
+        self.drain_outbound(now);
+        self.maybe_fetch(now);
+        self.flush_due(now);
+        self.maybe_noop(now);
+    }
+}
+
+impl Protocol for Picsou {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::Picsou
+    }
+
+    fn handle_committed(&mut self, now: Time, entry: Entry) {
+        self.out.committed(now, entry);
+        self.after_input(now);
+    }
+
+    fn handle_batch(&mut self, now: Time, from: NodeId, batch: Batch) {
+        if batch.epoch != self.setup.epoch {
+            let detail = format!("epoch {} while in {}", batch.epoch, self.setup.epoch);
+            self.misbehaviour(from, MisbehaviourKind::Malformed, detail);
+            return;
+        }
+        let from_remote = from.side == self.remote_side();
+        let known = if from_remote {
+            from.index.as_usize() < self.setup.remote.n()
+        } else {
+            from.index.as_usize() < self.setup.local.n() && from != self.me()
+        };
+        if !known {
+            self.misbehaviour(from, MisbehaviourKind::Malformed, "unknown sender".into());
+            return;
+        }
+        match (batch.kind, from_remote) {
+            (
+                BatchKind::Cross {
+                    ack,
+                    quack_claim,
+                    exported,
+                },
+                true,
+            ) => {
+                if let Some(ack) = ack
+                    && self.out.on_ack(now, from.index, &ack)
+                {
+                    let detail = format!("ack next {} far past our stream", ack.next);
+                    self.misbehaviour(from, MisbehaviourKind::ImpossibleAck, detail);
+                }
+                if let Some(c) = quack_claim {
+                    self.inb.on_claim(from.index, c);
+                }
+                self.inb.on_exported(from.index, exported);
+                for entry in batch.entries {
+                    self.receive(now, from, entry, DeliveryPath::Direct);
+                }
+            }
+            (BatchKind::Internal, false) => {
+                for entry in batch.entries {
+                    self.receive(now, from, entry, DeliveryPath::Internal);
+                }
+            }
+            (BatchKind::Fetch { want }, false) => self.serve_fetch(from, &want),
+            (kind, _) => {
+                let detail = format!("{kind:?} batch from {from}");
+                self.misbehaviour(from, MisbehaviourKind::Malformed, detail);
+            }
+        }
+        self.after_input(now);
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        self.out.pump_originals(now);
+        self.after_input(now);
+    }
+
+    fn handle_persisted(&mut self, id: PersistId) {
+        self.inb.persisted(id);
+        if let Some(q) = self.persist_quack.remove(&id) {
+            self.quack_durable = self.quack_durable.max(q);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_persist(&mut self) -> Option<PersistOp> {
+        let id = PersistId(self.next_persist);
+        let received = self.inb.take_unflushed(id);
+        let quack = self.out.quack();
+        let quack = (quack > self.quack_requested).then_some(quack);
+        if received.is_none() && quack.is_none() {
+            return None;
+        }
+        self.next_persist += 1;
+        if let Some(q) = quack {
+            self.quack_requested = q;
+            self.persist_quack.insert(id, q);
+        }
+        Some(PersistOp {
+            id,
+            received: received
+                .unwrap_or_default()
+                .into_iter()
+                .map(StreamIndex)
+                .collect(),
+            quack: quack.map(StreamIndex),
+        })
+    }
+
+    fn poll_deliver(&mut self) -> Option<Delivery> {
+        self.deliveries.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        let p = &self.setup.params;
+        let noop = self
+            .wants_ack_traffic()
+            .then(|| self.last_cross_sent.add(p.noop_delay));
+        let fetch = self
+            .wedge_seen
+            .filter(|_| self.inb.next() < self.inb.wedge_point())
+            .map(|(_, since)| since.add(p.dup_ack_spacing));
+        [
+            self.cross.next_deadline(),
+            self.internal.next_deadline(),
+            self.out.window_deadline(),
+            noop,
+            fetch,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn status(&self) -> StreamStatus {
+        StreamStatus {
+            exported: self.out.exported(),
+            quack: self.out.quack(),
+            originals_sent: self.out.originals_sent(),
+            resends: self.out.resends(),
+            next_expected: self.inb.next(),
+            delivered: self.inb.delivered(),
+        }
+    }
+}

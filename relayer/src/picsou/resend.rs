@@ -1,0 +1,155 @@
+//! Who resends entry `k` to whom (§4.2, §5.3): a deterministic list of (sender, receiver) role
+//! pairs every node computes alike.
+//!
+//! Pair 0 is the original `(s(k), r(k))`. Further pairs walk the senders from `s(k)` and the
+//! receivers from `r(k)` in index order (so resend load rotates with `k`). Both clusters are scaled
+//! to a common total (`Δ_s·Δ_r`: sender stake is multiplied by `Δ_r`, receiver stake by `Δ_s`);
+//! each pair covers the smaller of its sender's and its receiver's remaining scaled stake, and the
+//! walk moves past whichever is used up. Pairs are added until the covered stake exceeds
+//! `u_s·Δ_r + u_r·Δ_s`, the most that pairs with a faulty end can cover; so at least one pair is
+//! correct at both ends. With unit stakes and equal sizes this gives `u_s + u_r + 1` pairs with
+//! pairwise distinct senders and pairwise distinct receivers.
+
+use crate::picsou::schedule::Schedule;
+use crate::protocol::ClusterConfig;
+use crate::types::{NodeIdx, StreamIndex};
+
+/// One resend role: `sender` sends the entry to `receiver`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RolePair {
+    /// The sending relay (of the source cluster).
+    pub sender: NodeIdx,
+    /// The receiving relay (of the destination cluster).
+    pub receiver: NodeIdx,
+}
+
+/// The role pairs of `k`, pair 0 first.
+pub fn role_pairs(
+    schedule: &Schedule,
+    senders: &ClusterConfig,
+    receivers: &ClusterConfig,
+    k: StreamIndex,
+) -> Vec<RolePair> {
+    let (ds, dr) = (
+        u128::from(senders.total().0),
+        u128::from(receivers.total().0),
+    );
+    let bound = u128::from(senders.u.0) * dr + u128::from(receivers.u.0) * ds;
+    let (ns, nr) = (senders.n(), receivers.n());
+    let (s0, r0) = (
+        schedule.sender(k).as_usize(),
+        schedule.receiver(k).as_usize(),
+    );
+    let sender_weight = |i: usize| u128::from(senders.stakes[i].0) * dr;
+    let receiver_weight = |j: usize| u128::from(receivers.stakes[j].0) * ds;
+
+    let mut pairs = Vec::new();
+    let (mut si, mut ri) = (0usize, 0usize);
+    let (mut s_left, mut r_left) = (sender_weight(s0), receiver_weight(r0));
+    let mut covered = 0u128;
+    while covered <= bound && si < ns && ri < nr {
+        let (s, r) = ((s0 + si) % ns, (r0 + ri) % nr);
+        pairs.push(RolePair {
+            sender: NodeIdx(s as u32),
+            receiver: NodeIdx(r as u32),
+        });
+        let c = s_left.min(r_left);
+        covered += c;
+        s_left -= c;
+        r_left -= c;
+        if s_left == 0 {
+            si += 1;
+            if si < ns {
+                s_left = sender_weight((s0 + si) % ns);
+            }
+        }
+        if r_left == 0 {
+            ri += 1;
+            if ri < nr {
+                r_left = receiver_weight((r0 + ri) % nr);
+            }
+        }
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Side, Stake};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn unit_stake_gives_u_s_plus_u_r_plus_one_distinct_pairs() {
+        for n in [4usize, 7, 10, 19, 100] {
+            let a = ClusterConfig::bft(Side::A, n);
+            let b = ClusterConfig::bft(Side::B, n);
+            let sched = Schedule::new(&a, &b, 1 << 16, 0);
+            for k in 0..(3 * n) as u64 {
+                let pairs = role_pairs(&sched, &a, &b, StreamIndex(k));
+                assert_eq!(pairs.len() as u64, a.u.0 + b.u.0 + 1, "n {n} k {k}");
+                assert_eq!(pairs[0].sender, sched.sender(StreamIndex(k)));
+                assert_eq!(pairs[0].receiver, sched.receiver(StreamIndex(k)));
+                let s: BTreeSet<_> = pairs.iter().map(|p| p.sender).collect();
+                let r: BTreeSet<_> = pairs.iter().map(|p| p.receiver).collect();
+                assert_eq!(s.len(), pairs.len());
+                assert_eq!(r.len(), pairs.len());
+            }
+        }
+    }
+
+    #[test]
+    fn resend_load_rotates_with_k() {
+        let a = ClusterConfig::bft(Side::A, 4);
+        let b = ClusterConfig::bft(Side::B, 4);
+        let sched = Schedule::new(&a, &b, 1 << 16, 0);
+        let firsts: BTreeSet<_> = (0..4)
+            .map(|k| role_pairs(&sched, &a, &b, StreamIndex(k))[1].sender)
+            .collect();
+        assert_eq!(firsts.len(), 4);
+    }
+
+    fn cluster(side: Side, stakes: &[u64], u: u64) -> ClusterConfig {
+        ClusterConfig {
+            side,
+            stakes: stakes.iter().map(|&s| Stake(s)).collect(),
+            u: Stake(u),
+            r: Stake(u),
+        }
+    }
+
+    proptest! {
+        /// Whatever set of nodes fails within the bounds, some pair is correct at both ends.
+        #[test]
+        fn some_pair_survives_any_failure_within_bounds(
+            sa in prop::collection::vec(1u64..10, 1..9),
+            sb in prop::collection::vec(1u64..10, 1..9),
+            fail_a in prop::collection::vec(any::<bool>(), 9),
+            fail_b in prop::collection::vec(any::<bool>(), 9),
+            k in 0u64..1000,
+        ) {
+            let ta: u64 = sa.iter().sum();
+            let tb: u64 = sb.iter().sum();
+            let a = cluster(Side::A, &sa, (ta - 1) / 3);
+            let b = cluster(Side::B, &sb, (tb - 1) / 3);
+            let sched = Schedule::new(&a, &b, 1 << 12, 0);
+            let pairs = role_pairs(&sched, &a, &b, StreamIndex(k));
+            // Fail nodes greedily while staying within u.
+            let pick = |c: &ClusterConfig, f: &[bool]| {
+                let mut used = 0;
+                let mut set = BTreeSet::new();
+                for (i, s) in c.stakes.iter().enumerate() {
+                    if f[i] && used + s.0 <= c.u.0 {
+                        used += s.0;
+                        set.insert(i as u32);
+                    }
+                }
+                set
+            };
+            let (fa, fb) = (pick(&a, &fail_a), pick(&b, &fail_b));
+            prop_assert!(pairs.iter().any(|p| !fa.contains(&p.sender.0) && !fb.contains(&p.receiver.0)),
+                "pairs {:?} failed a {:?} b {:?}", pairs, fa, fb);
+        }
+    }
+}
