@@ -7,7 +7,7 @@
 //!   values that cross it (entries, batches, acks, deliveries, persist ops, events).
 //! - [`wire`]: sealing and opening signed batches (ed25519), pure functions.
 //! - [`picsou`]: Picsou itself — schedule, QUACKs, loss detection, resend roles, §4.3 recovery.
-//! - [`baselines`]: OST, ATA, LL and OTU behind the same trait (in progress).
+//! - [`baselines`]: OST, ATA, LL and OTU behind the same trait.
 //! - [`sim`]: the seeded discrete-event simulator that drives any protocol at paper scale.
 //! - [`testkit`]: a stand-in source chain whose proofs only it can make.
 //!
@@ -24,3 +24,21 @@ pub mod sim;
 pub mod testkit;
 pub mod types;
 pub mod wire;
+
+use protocol::{EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
+
+/// Builds one relay's protocol instance of the given kind.
+pub fn build(
+    kind: ProtocolKind,
+    setup: Setup,
+    verifier: Box<dyn EntryVerifier>,
+    recovered: Recovered,
+) -> Box<dyn Protocol> {
+    match kind {
+        ProtocolKind::Picsou => Box::new(picsou::Picsou::new(setup, verifier, recovered)),
+        ProtocolKind::Ost => Box::new(baselines::Ost::new(setup, verifier, recovered)),
+        ProtocolKind::Ata => Box::new(baselines::Ata::new(setup, verifier, recovered)),
+        ProtocolKind::Ll => Box::new(baselines::Ll::new(setup, verifier, recovered)),
+        ProtocolKind::Otu => Box::new(baselines::Otu::new(setup, verifier, recovered)),
+    }
+}

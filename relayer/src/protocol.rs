@@ -350,9 +350,12 @@ pub struct Params {
     /// Receivers accept `k` only in `[next, next + recv_window)`.
     pub recv_window: u64,
     /// Soft window: a sender holds back entries more than this far past its QUACK, or whose
-    /// bytes would take its own un-QUACKed original sends past `send_window_bytes` ...
+    /// bytes would take its own un-QUACKed original sends past `send_window_bytes`. It keeps
+    /// queues (and so delivery delays) short; it yields one entry whenever the QUACK has not moved
+    /// for `max_message_delay`, so it can never deadlock.
     pub send_window: u64,
-    /// ... (the byte half of the soft window) ...
+    /// The byte half of the soft window (payload and proof bytes of this relay's own un-QUACKed
+    /// original sends).
     pub send_window_bytes: usize,
     /// ... but never longer than this.
     pub max_message_delay: Duration,

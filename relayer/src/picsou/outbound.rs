@@ -27,14 +27,25 @@ pub enum OutAction {
 #[derive(Clone, Debug)]
 struct Stored {
     entry: Entry,
-    committed_at: Time,
+    /// Payload and proof bytes of every entry pushed up to and including this one.
+    cum_bytes: u64,
+    /// When the soft window let this entry go (the same moment, give or take acks in flight, at
+    /// every relay of the cluster); `None` while held.
+    released_at: Option<Time>,
+}
+
+/// Reports counted from one receiver about one index.
+#[derive(Clone, Copy, Debug)]
+struct Tally {
+    count: u32,
+    last: Time,
 }
 
 /// Loss reports about one index, from the receivers that reported it missing.
 #[derive(Clone, Debug, Default)]
 struct Reports {
-    /// Per reporting receiver: reports counted and when the last one was counted.
-    by: BTreeMap<NodeIdx, (u32, Time)>,
+    /// Per reporting receiver.
+    by: BTreeMap<NodeIdx, Tally>,
     level: u32,
     pairs: Vec<RolePair>,
     done: BTreeSet<u32>,
@@ -56,9 +67,13 @@ pub struct Outbound {
     quack: QuackTracker,
     acks: Vec<Option<Ack>>,
     reports: BTreeMap<u64, Reports>,
-    /// This relay's original sends not yet QUACKed, with their sizes.
-    outstanding: BTreeMap<u64, usize>,
-    outstanding_bytes: usize,
+    /// Every `k < released` is inside the soft window (cluster-wide: every relay computes it).
+    released: u64,
+    /// Bytes of all entries pushed, and of those dropped below `base`.
+    pushed_bytes: u64,
+    dropped_bytes: u64,
+    /// Last time the soft window moved: the QUACK advanced or the window yielded.
+    window_moved: Time,
     /// Receivers behind our QUACK that reported an index we already forgot.
     owe_claim: BTreeSet<NodeIdx>,
     originals_sent: u64,
@@ -90,8 +105,10 @@ impl Outbound {
             next_original: quack,
             acks: vec![None; n_r],
             reports: BTreeMap::new(),
-            outstanding: BTreeMap::new(),
-            outstanding_bytes: 0,
+            released: quack,
+            pushed_bytes: 0,
+            dropped_bytes: 0,
+            window_moved: Time::ZERO,
             owe_claim: BTreeSet::new(),
             originals_sent: 0,
             resends: 0,
@@ -157,39 +174,68 @@ impl Outbound {
         }
         self.exported += 1;
         if entry.k.0 >= self.base {
+            self.pushed_bytes += (entry.payload.len() + entry.proof.len()) as u64;
             self.entries.push_back(Stored {
                 entry,
-                committed_at: now,
+                cum_bytes: self.pushed_bytes,
+                released_at: None,
             });
         }
         self.pump_originals(now);
     }
 
-    /// Makes the original sends the schedule and the soft window allow.
+    /// Whether the soft window covers `k`: within `send_window` entries and `send_window_bytes`
+    /// bytes of the QUACK. The first entry past the QUACK always fits.
+    fn in_window(&self, k: u64) -> bool {
+        let quack = self.quack();
+        if k <= quack {
+            return true;
+        }
+        if k >= quack.saturating_add(self.params.send_window) {
+            return false;
+        }
+        self.stored(k).is_none_or(|s| {
+            s.cum_bytes - self.dropped_bytes <= self.params.send_window_bytes as u64
+        })
+    }
+
+    fn release(&mut self, now: Time) {
+        let k = self.released;
+        if let Some(i) = k.checked_sub(self.base)
+            && let Some(s) = self.entries.get_mut(i as usize)
+        {
+            s.released_at.get_or_insert(now);
+        }
+        self.released += 1;
+    }
+
+    /// Moves the soft window and makes the original sends it and the schedule allow.
     pub fn pump_originals(&mut self, now: Time) {
-        while self.next_original < self.exported {
+        self.released = self.released.max(self.base);
+        while self.released < self.exported && self.in_window(self.released) {
+            self.window_moved = now;
+            self.release(now);
+        }
+        // The window yields one entry whenever the QUACK has been stuck for max_message_delay:
+        // enough to never deadlock, never a flood.
+        if let Some(deadline) = self.window_deadline()
+            && now >= deadline
+        {
+            self.window_moved = now;
+            self.release(now);
+        }
+        while self.next_original < self.released {
             let k = self.next_original;
+            self.next_original += 1;
             if self.schedule.sender(StreamIndex(k)) != self.me {
-                self.next_original += 1;
                 continue;
             }
             let Some(stored) = self.stored(k) else {
-                self.next_original += 1;
                 continue;
             };
-            let size = stored.entry.payload.len() + stored.entry.proof.len();
-            let over_window = k >= self.quack().saturating_add(self.params.send_window)
-                || (!self.outstanding.is_empty()
-                    && self.outstanding_bytes + size > self.params.send_window_bytes);
-            if over_window && now < stored.committed_at.add(self.params.max_message_delay) {
-                break;
-            }
             let entry = stored.entry.clone();
             let to = self.schedule.receiver(StreamIndex(k));
-            self.outstanding.insert(k, size);
-            self.outstanding_bytes += size;
             self.originals_sent += 1;
-            self.next_original += 1;
             self.actions.push(OutAction::Send {
                 entry,
                 to,
@@ -198,17 +244,18 @@ impl Outbound {
         }
     }
 
-    /// When the soft window next yields, if an original send is being held back.
+    /// When the soft window next yields, if it is holding entries back.
     pub fn window_deadline(&self) -> Option<Time> {
-        if self.next_original >= self.exported {
+        if self.released >= self.exported {
             return None;
         }
-        let k = self.next_original;
-        if self.schedule.sender(StreamIndex(k)) != self.me {
-            return None;
-        }
-        self.stored(k)
-            .map(|s| s.committed_at.add(self.params.max_message_delay))
+        Some(self.window_moved.add(self.params.max_message_delay))
+    }
+
+    /// How long reports from one receiver about one index must be apart to count again, and how
+    /// long an entry must have been released before a report about it counts at all.
+    pub fn spacing(&self) -> std::time::Duration {
+        self.params.dup_ack_spacing
     }
 
     /// An ack of this stream arrived from remote receiver `j`. Returns whether the ack was
@@ -242,13 +289,14 @@ impl Outbound {
         let hole_end = highest.map_or(next + 1, |h| h.min(phi_end));
         let mut missing = vec![next];
         missing.extend((next + 1..hole_end).filter(|&k| !ack.phi_holds(StreamIndex(k))));
+        self.forget_filled(j, ack);
         for k in missing {
-            self.report(now, j, k, highest.is_some_and(|h| h > k));
+            self.report(now, j, k);
         }
         impossible
     }
 
-    fn report(&mut self, now: Time, j: NodeIdx, k: u64, gap: bool) {
+    fn report(&mut self, now: Time, j: NodeIdx, k: u64) {
         if k >= self.exported {
             return;
         }
@@ -257,39 +305,48 @@ impl Outbound {
             self.owe_claim.insert(j);
             return;
         }
-        let Some(stored) = self.stored(k) else {
+        let spacing = self.spacing();
+        // Evidence only counts once the entry has had time to arrive since the window let it go.
+        let Some(released_at) = self.stored(k).and_then(|s| s.released_at) else {
             return;
         };
-        // Evidence only counts once the entry has had time to arrive; one not preceded by any
-        // later arrival must also have outlived the soft window.
-        let settle = if gap {
-            self.params.dup_ack_spacing
-        } else {
-            self.params.max_message_delay + self.params.dup_ack_spacing
-        };
-        if now < stored.committed_at.add(settle) {
+        if now < released_at.add(spacing) {
             return;
         }
-        let spacing = self.params.dup_ack_spacing;
         let rep = self.reports.entry(k).or_default();
-        let slot = rep.by.entry(j).or_insert((0, Time::ZERO));
-        if slot.0 > 0 && now < slot.1.add(spacing) {
+        let tally = rep.by.entry(j).or_insert(Tally {
+            count: 0,
+            last: now,
+        });
+        if tally.count > 0 && now < tally.last.add(spacing) {
             return;
         }
-        slot.0 += 1;
-        slot.1 = now;
+        tally.count += 1;
+        tally.last = now;
         let stakes = &self.remote.stakes;
         let level = quorum_value(
             rep.by
                 .iter()
-                .map(|(r, (count, _))| (u64::from(*count), stakes[r.as_usize()])),
+                .map(|(r, t)| (u64::from(t.count), stakes[r.as_usize()])),
             Stake(self.remote.r.0 + 1),
         )
         .map_or(0, |c| c.saturating_sub(1) as u32);
-        if level > rep.level {
-            rep.level = level;
-            self.fire_roles(k);
+        rep.level = rep.level.max(level);
+        // Roles held back because u_r + 1 stake then held k are looked at again on every
+        // counted report: the holders may not be the ones that stay correct.
+        self.fire_roles(k);
+    }
+
+    /// Receiver `j` now holds what `ack` says: forget its reports about those indices.
+    fn forget_filled(&mut self, j: NodeIdx, ack: &Ack) {
+        let upto = ack.highest_held().map_or(0, |h| h.0 + 1);
+        for (&k, rep) in self.reports.range_mut(..upto) {
+            if ack.holds(StreamIndex(k)) {
+                rep.by.remove(&j);
+            }
         }
+        self.reports
+            .retain(|_, rep| !rep.by.is_empty() || rep.level > 0);
     }
 
     /// Sends `k` under every resend role of ours up to its current level.
@@ -337,16 +394,15 @@ impl Outbound {
 
     fn on_quack(&mut self, now: Time, q: u64) {
         self.actions.push(OutAction::Quack(q));
-        while self.base < q && !self.entries.is_empty() {
-            self.entries.pop_front();
+        self.window_moved = now;
+        while self.base < q
+            && let Some(s) = self.entries.pop_front()
+        {
+            self.dropped_bytes = s.cum_bytes;
             self.base += 1;
         }
         self.base = self.base.max(q.min(self.exported));
         self.reports = self.reports.split_off(&q);
-        let keep = self.outstanding.split_off(&q);
-        let dropped: usize = self.outstanding.values().sum();
-        self.outstanding = keep;
-        self.outstanding_bytes -= dropped;
         self.next_original = self.next_original.max(q);
         self.pump_originals(now);
     }
