@@ -2,6 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
+mod cmd {
+    pub mod chain;
+    pub mod sim;
+}
+
 /// A relayer that bridges two permissioned chains with the Picsou protocol.
 #[derive(Debug, Parser)]
 #[command(name = "picsou-relay", version, about)]
@@ -14,6 +19,11 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Run a devnet chain: a whole validator set of one chain model, one JSON-RPC endpoint per
+    /// validator.
+    Chain(cmd::chain::ChainArgs),
+    /// Run the deterministic simulator (protocols, network model, faults, invariants).
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -23,5 +33,7 @@ fn main() -> anyhow::Result<()> {
             println!("picsou-relay {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Chain(args) => cmd::chain::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     }
 }

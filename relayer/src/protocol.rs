@@ -384,9 +384,9 @@ impl Default for Params {
             max_message_delay: Duration::from_millis(200),
             dup_ack_spacing: Duration::from_millis(20),
             quantum_max: 1 << 16,
-            resend_timeout: Duration::from_millis(100),
+            resend_timeout: Duration::from_secs(1),
             slot_seed: 0,
-            fetch_retain: 8192,
+            fetch_retain: 1 << 16,
         }
     }
 }

@@ -1,0 +1,140 @@
+//! Simulator scenarios with faults: every adversary against Picsou (all invariants must hold and
+//! every correct receiver must get everything), crash-restart through the store, a lossy and a
+//! partitioned network, and the baselines under the faults they claim to survive.
+
+use relayer::protocol::{ClusterConfig, ProtocolKind};
+use relayer::sim::{NetConfig, SimConfig, SimResult, run};
+use relayer::types::Side;
+
+fn picsou(n: usize, k: u64, faults: &str) -> SimConfig {
+    let mut c = SimConfig::new(ProtocolKind::Picsou, n, n);
+    c.messages = k;
+    c.faults = faults.parse().expect("valid fault spec");
+    c
+}
+
+fn run_clean(c: &SimConfig) -> SimResult {
+    let r = run(c).expect("valid configuration");
+    assert!(
+        r.violations.is_empty(),
+        "{} with {}: {:#?}",
+        r.protocol,
+        r.faults,
+        r.violations
+    );
+    assert!(r.delivered_all, "{} with {}", r.protocol, r.faults);
+    r
+}
+
+#[test]
+fn picsou_survives_crashes() {
+    for spec in ["crash:1", "crash:1@3ms", "crash:1:a", "omit-broadcast:1"] {
+        let r = run_clean(&picsou(4, 4000, spec));
+        assert!(r.max_transmissions_per_msg <= 3, "{spec}");
+    }
+}
+
+#[test]
+fn picsou_survives_lying_acks() {
+    for spec in [
+        "byz-ack-high:1",
+        "byz-ack-zero:1",
+        "byz-ack-delay:1",
+        "byz-dupack:1",
+    ] {
+        run_clean(&picsou(4, 4000, spec));
+    }
+}
+
+#[test]
+fn picsou_refuses_forged_and_far_entries() {
+    let r = run_clean(&picsou(4, 4000, "byz-window:1"));
+    assert!(r.misbehaviours_reported > 0);
+}
+
+#[test]
+fn picsou_survives_selective_drops_and_forgeries() {
+    for spec in ["byz-drop:1", "byz-forge:1"] {
+        run_clean(&picsou(4, 4000, spec));
+    }
+}
+
+#[test]
+fn picsou_with_colluding_byzantine_nodes() {
+    // n = 7: f = 2 byzantine nodes in consecutive slots on each side.
+    run_clean(&picsou(7, 4000, "byz-ack-high:1,byz-dupack:1"));
+    run_clean(&picsou(7, 4000, "crash:1,byz-ack-zero:1"));
+}
+
+#[test]
+fn picsou_crash_restart_recovers_from_its_store() {
+    // 10 kB entries: the stream lasts ~0.1 s, so the node misses a good part of it.
+    let mut c = picsou(4, 20_000, "restart:1@20ms-40ms");
+    c.size = 10_000;
+    let r = run_clean(&c);
+    assert_eq!(r.faults, "restart:1@20ms-40ms");
+    // Also in CFT clusters, with a crashed node besides the restarted one.
+    let mut c = picsou(5, 10_000, "restart:1@10ms-30ms,crash:1");
+    c.size = 10_000;
+    c.cluster_a = ClusterConfig::cft(Side::A, 5);
+    c.cluster_b = ClusterConfig::cft(Side::B, 5);
+    run_clean(&c);
+}
+
+#[test]
+#[ignore = "picsou currently cannot catch up a relay that missed more than its peers retain for \
+            fetches (the senders have forgotten the QUACKed entries and the peers' fetch \
+            retention has moved on; nothing lets a relay re-learn them from its own chain)"]
+fn picsou_restart_during_a_fast_stream() {
+    run_clean(&picsou(4, 20_000, "restart:1@2ms-10ms"));
+}
+
+#[test]
+fn picsou_over_a_lossy_network() {
+    let mut c = picsou(4, 4000, "none");
+    c.net.loss = 0.02;
+    let r = run_clean(&c);
+    assert!(r.resends > 0, "losses must be repaired by resends");
+}
+
+#[test]
+fn picsou_across_a_partition() {
+    let mut c = picsou(4, 20_000, "none");
+    c.size = 10_000;
+    c.net
+        .partitions
+        .push("cross@20ms-40ms".parse().expect("valid"));
+    c.net
+        .partitions
+        .push("B1@10ms-30ms".parse().expect("valid"));
+    run_clean(&c);
+}
+
+#[test]
+fn baselines_keep_their_promises() {
+    // ATA and OTU are C3B under crashes; LL and OST are checked only for what they promise.
+    for p in [ProtocolKind::Ata, ProtocolKind::Otu] {
+        let mut c = picsou(4, 3000, "crash:1");
+        c.protocol = p;
+        run_clean(&c);
+    }
+    for p in [ProtocolKind::Ll, ProtocolKind::Ost] {
+        let mut c = picsou(4, 3000, "crash:1");
+        c.protocol = p;
+        let r = run(&c).expect("valid configuration");
+        assert!(r.violations.is_empty(), "{p:?}: {:#?}", r.violations);
+    }
+    // LL with its leaders spared delivers everything.
+    let mut c = picsou(4, 3000, "crash:1");
+    c.protocol = ProtocolKind::Ll;
+    c.placement = relayer::sim::Placement::Last;
+    run_clean(&c);
+}
+
+#[test]
+fn geo_with_crashes_still_delivers() {
+    let mut c = picsou(4, 2000, "crash:1");
+    c.size = 10_000;
+    c.net = NetConfig::geo();
+    run_clean(&c);
+}
