@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use sled::Transactional;
 use sled::transaction::TransactionError;
@@ -14,6 +15,9 @@ use crate::{
     KeyValue, META_TREE, SCHEMA_VERSION, SCHEMA_VERSION_KEY, StorageError, Store, WriteBatch,
     WriteOp, check_schema_version, encode_schema_version, validate_tree_name,
 };
+
+/// How long [`SledStore::open`] waits for a lingering lock on the database to be released.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// A [`Store`] on a sled database.
 #[derive(Debug)]
@@ -26,8 +30,23 @@ impl SledStore {
     ///
     /// Fails if another process holds the database, if the schema version differs from
     /// [`SCHEMA_VERSION`], or if the database holds data but no schema version record.
+    ///
+    /// sled's background flusher may hold the file lock for a moment after the previous handle
+    /// was dropped (a relay restarting in-process, a test reopening its database), so a lock
+    /// conflict is retried for up to [`LOCK_WAIT`] before it is reported.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = sled::Config::new().path(path).open()?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let store = Self { db };
         store.check_or_init_schema()?;
         Ok(store)

@@ -1,7 +1,7 @@
 //! The devnet chain process: one engine, one block producer, one JSON-RPC endpoint per validator.
 //!
-//! [`start`] binds every endpoint first (so a port clash fails before anything runs), then
-//! starts the block producer (a block every `block_interval`, signed by every online validator,
+//! [`start`] restores the state (replaying the block log of a directory), binds every endpoint
+//! (so a port clash fails before any block is produced), then starts the block producer (a block every `block_interval`, signed by every online validator,
 //! persisted before it is announced), the optional load generator, and the servers. Readers wait
 //! on a `watch` of the tip height, so long polls and subscriptions wake the moment a block is
 //! certified.
@@ -186,8 +186,12 @@ impl RunningChain {
 /// endpoint, and starts producing blocks.
 pub async fn start(config: DevnetConfig) -> Result<RunningChain, DevnetError> {
     config.validate()?;
-    let (backend, log) = Backend::open(&config)?;
-    // Bind every endpoint before anything else runs.
+    // Replaying a long block log is CPU work: keep it off the async threads.
+    let opening = config.clone();
+    let (backend, log) = tokio::task::spawn_blocking(move || Backend::open(&opening))
+        .await
+        .map_err(|e| DevnetError::Engine(format!("opening the chain failed: {e}")))??;
+    // Bind every endpoint before any block is produced.
     let mut servers = Vec::with_capacity(config.validators);
     let mut endpoints = Vec::with_capacity(config.validators);
     for i in 0..config.validators {
@@ -224,6 +228,14 @@ pub async fn start(config: DevnetConfig) -> Result<RunningChain, DevnetError> {
         blocks: Mutex::new(BTreeMap::new()),
     });
 
+    let modules = (0..servers.len())
+        .map(|validator| {
+            rpc_module(Endpoint {
+                shared: shared.clone(),
+                validator,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let producer = tokio::spawn(produce_blocks(
         shared.clone(),
         log,
@@ -232,14 +244,11 @@ pub async fn start(config: DevnetConfig) -> Result<RunningChain, DevnetError> {
     ));
     let load = (shared.config.load_tps > 0)
         .then(|| tokio::spawn(load::run(shared.clone(), shutdown_rx.clone())));
-    let mut handles = Vec::with_capacity(servers.len());
-    for (i, server) in servers.into_iter().enumerate() {
-        let module = rpc_module(Endpoint {
-            shared: shared.clone(),
-            validator: i,
-        })?;
-        handles.push(server.start(module));
-    }
+    let handles = servers
+        .into_iter()
+        .zip(modules)
+        .map(|(server, module)| server.start(module))
+        .collect();
     Ok(RunningChain {
         shared,
         servers: handles,

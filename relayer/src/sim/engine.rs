@@ -1155,7 +1155,12 @@ impl<'a> Engine<'a> {
             };
             let n_s = cfg.cluster(source).n() as f64;
             let n_r = cfg.cluster(recv).n() as f64;
+            // Every receiver's NIC takes in every entry once; OST's target is one receiver, so
+            // there the receivers' NICs share the work.
             let mut bw = cfg.net.nic_bps as f64;
+            if cfg.protocol == ProtocolKind::Ost {
+                bw *= n_r;
+            }
             if let Some(pair) = cfg.net.cross_pair_bps {
                 bw = bw.min(n_s * n_r * pair as f64);
             }
@@ -1310,6 +1315,18 @@ mod tests {
         persists: Vec<PersistOp>,
         next_persist: u64,
         exported: u64,
+        bug: Bug,
+        events: Vec<Event>,
+    }
+
+    /// A deliberate protocol bug, to check that the invariant checks catch it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Bug {
+        None,
+        EarlyQuack,
+        DoubleDelivery,
+        AlteredPayload,
+        Resend,
     }
 
     impl Protocol for Toy {
@@ -1318,6 +1335,17 @@ mod tests {
         }
         fn handle_committed(&mut self, now: Time, entry: Entry) {
             self.exported += 1;
+            match self.bug {
+                Bug::EarlyQuack => self.events.push(Event::Quack {
+                    quack: entry.k.next(),
+                }),
+                Bug::Resend => self.events.push(Event::Resent {
+                    k: entry.k,
+                    level: 1,
+                    to: NodeId::new(self.me.side.other(), 0),
+                }),
+                _ => {}
+            }
             if self.me.index.0 == 0 {
                 self.flush_at.get_or_insert(now.add(self.delay));
                 self.buffer.push(entry);
@@ -1325,12 +1353,22 @@ mod tests {
         }
         fn handle_batch(&mut self, _now: Time, from: NodeId, batch: Batch) {
             let received = batch.entries.iter().map(|e| e.k).collect();
-            for entry in batch.entries {
-                self.deliveries.push(Delivery {
-                    entry,
-                    from,
-                    path: crate::protocol::DeliveryPath::Direct,
-                });
+            for mut entry in batch.entries {
+                let copies = if self.bug == Bug::DoubleDelivery {
+                    2
+                } else {
+                    1
+                };
+                if self.bug == Bug::AlteredPayload {
+                    entry.payload = Bytes::from_static(b"altered");
+                }
+                for _ in 0..copies {
+                    self.deliveries.push(Delivery {
+                        entry: entry.clone(),
+                        from,
+                        path: crate::protocol::DeliveryPath::Direct,
+                    });
+                }
             }
             self.next_persist += 1;
             self.persists.push(PersistOp {
@@ -1371,7 +1409,7 @@ mod tests {
             }
         }
         fn poll_event(&mut self) -> Option<Event> {
-            None
+            self.events.pop()
         }
         fn poll_timeout(&self) -> Option<Time> {
             self.flush_at
@@ -1382,22 +1420,64 @@ mod tests {
     }
 
     fn toy(
-        _kind: ProtocolKind,
+        kind: ProtocolKind,
         setup: Setup,
-        _v: Box<dyn crate::protocol::EntryVerifier>,
-        _r: Recovered,
+        v: Box<dyn crate::protocol::EntryVerifier>,
+        r: Recovered,
     ) -> Box<dyn Protocol> {
-        Box::new(Toy {
-            me: setup.me,
-            delay: setup.params.batch_delay,
-            buffer: Vec::new(),
-            flush_at: None,
-            out: Vec::new(),
-            deliveries: Vec::new(),
-            persists: Vec::new(),
-            next_persist: 0,
-            exported: 0,
-        })
+        buggy(Bug::None)(kind, setup, v, r)
+    }
+
+    fn buggy(
+        bug: Bug,
+    ) -> impl Fn(
+        ProtocolKind,
+        Setup,
+        Box<dyn crate::protocol::EntryVerifier>,
+        Recovered,
+    ) -> Box<dyn Protocol> {
+        move |_kind, setup, _v, _r| {
+            Box::new(Toy {
+                me: setup.me,
+                delay: setup.params.batch_delay,
+                buffer: Vec::new(),
+                flush_at: None,
+                out: Vec::new(),
+                deliveries: Vec::new(),
+                persists: Vec::new(),
+                next_persist: 0,
+                exported: 0,
+                bug,
+                events: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn the_checks_catch_protocol_bugs() {
+        let mut cfg = SimConfig::new(ProtocolKind::Ost, 1, 1);
+        cfg.messages = 10;
+        let run = |bug| {
+            crate::sim::run_with(&cfg, &buggy(bug))
+                .expect("valid")
+                .violations
+        };
+        assert!(run(Bug::None).is_empty());
+        let v = run(Bug::EarlyQuack);
+        assert!(v.iter().any(|v| v.starts_with("quack soundness")), "{v:?}");
+        let v = run(Bug::DoubleDelivery);
+        assert!(
+            v.iter().any(|v| v.starts_with("duplicate delivery")),
+            "{v:?}"
+        );
+        let v = run(Bug::AlteredPayload);
+        assert!(v.iter().any(|v| v.starts_with("integrity")), "{v:?}");
+        let v = run(Bug::Resend);
+        assert!(
+            v.iter()
+                .any(|v| v.starts_with("resends in a failure-free run")),
+            "{v:?}"
+        );
     }
 
     #[test]

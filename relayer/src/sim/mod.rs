@@ -59,7 +59,8 @@
 //!   the other cluster), so the directions do not compete for ingress and the run's
 //!   `limit_msgs_per_s` is the sum of the two directions' limits (`2B/size` on `lan`). Egress is
 //!   shared (a node sends its share of its own stream and re-broadcasts the other), which a
-//!   protocol pays for if it copies more than once per node.
+//!   protocol pays for if it copies more than once per node. OST promises delivery to one
+//!   receiver only, so its limit is `min(n_r · B, n_s · n_r · pair_cap) / size`.
 //! - **Metadata** per message: bytes of sealed cross-cluster batches (real wire size, ack-only
 //!   batches included) minus the payload and proof bytes they carry, divided by the messages of
 //!   all directions.
@@ -342,7 +343,7 @@ pub struct DirectionResult {
     /// Whole-run average: entries that reached their target divided by the time the last one
     /// did (includes warm-up; the better figure when the run is too short for a steady state).
     pub average_msgs_per_s: f64,
-    /// `min(B, n_s·n_r·pair_cap) / size`.
+    /// `min(B, n_s·n_r·pair_cap) / size` (OST: `min(n_r·B, n_s·n_r·pair_cap) / size`).
     pub limit_msgs_per_s: f64,
     /// When the last entry reached its target, seconds.
     pub last_complete_s: f64,
