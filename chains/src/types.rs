@@ -7,7 +7,7 @@ use std::fmt;
 /// Serde helpers that write fixed-size byte arrays as lowercase hex strings (human-readable
 /// formats) or as raw byte strings (binary formats).
 pub mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde::{Deserializer, Serializer, de::Error};
 
     /// Serialize `[u8; N]` as hex (human-readable) or bytes.
     pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
@@ -22,41 +22,9 @@ pub mod hex_array {
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         d: D,
     ) -> Result<[u8; N], D::Error> {
-        let bytes: Vec<u8> = if d.is_human_readable() {
-            let s = String::deserialize(d)?;
-            hex::decode(s).map_err(D::Error::custom)?
-        } else {
-            serde_bytes_vec(d)?
-        };
+        let bytes = super::hex_vec::deserialize(d)?;
         <[u8; N]>::try_from(bytes.as_slice())
             .map_err(|_| D::Error::custom(format!("expected {N} bytes, got {}", bytes.len())))
-    }
-
-    fn serde_bytes_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a byte string")
-            }
-            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut a: A,
-            ) -> Result<Vec<u8>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(b) = a.next_element::<u8>()? {
-                    out.push(b);
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_bytes(V)
     }
 }
 
@@ -79,30 +47,7 @@ pub mod hex_vec {
             let s = String::deserialize(d)?;
             hex::decode(s).map_err(D::Error::custom)
         } else {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Vec<u8>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a byte string")
-                }
-                fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                    Ok(v.to_vec())
-                }
-                fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                    Ok(v)
-                }
-                fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                    self,
-                    mut a: A,
-                ) -> Result<Vec<u8>, A::Error> {
-                    let mut out = Vec::new();
-                    while let Some(b) = a.next_element::<u8>()? {
-                        out.push(b);
-                    }
-                    Ok(out)
-                }
-            }
-            d.deserialize_bytes(V)
+            Ok(serde_bytes::ByteBuf::deserialize(d)?.into_vec())
         }
     }
 }

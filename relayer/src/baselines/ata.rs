@@ -4,8 +4,8 @@
 //! entry straight from every correct sender, so C3B holds without acks, timers or resends. A
 //! receiver delivers the first valid copy and drops the others unverified (they change nothing).
 
-use crate::baselines::common::{Core, Rules, forward_outputs};
-use crate::protocol::{Batch, Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
+use crate::baselines::common::{Core, Rules, forward_core_inputs, forward_outputs};
+use crate::protocol::{Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
 use crate::types::{NodeId, Time};
 
 /// One relay running ATA.
@@ -31,6 +31,7 @@ impl Ata {
 
 impl Protocol for Ata {
     forward_outputs!();
+    forward_core_inputs!();
 
     fn handle_committed(&mut self, now: Time, entry: Entry) {
         if self.core.accept_committed(now, &entry) {
@@ -42,19 +43,5 @@ impl Protocol for Ata {
             self.core.note_sent(k);
         }
         self.core.end_input();
-    }
-
-    fn handle_batch(&mut self, now: Time, from: NodeId, batch: Batch) {
-        self.core.receive(now, from, batch);
-        self.core.end_input();
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        self.core.on_timeout(now);
-        self.core.end_input();
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.core.next_deadline()
     }
 }

@@ -633,6 +633,32 @@ macro_rules! forward_outputs {
 }
 pub(crate) use forward_outputs;
 
+/// The network and timer inputs of a baseline that has no state beyond its [`Core`] (OST, ATA,
+/// LL): everything goes to the core. OTU has its own, for acks and takeovers.
+macro_rules! forward_core_inputs {
+    () => {
+        fn handle_batch(
+            &mut self,
+            now: $crate::types::Time,
+            from: $crate::types::NodeId,
+            batch: $crate::protocol::Batch,
+        ) {
+            self.core.receive(now, from, batch);
+            self.core.end_input();
+        }
+
+        fn handle_timeout(&mut self, now: $crate::types::Time) {
+            self.core.on_timeout(now);
+            self.core.end_input();
+        }
+
+        fn poll_timeout(&self) -> Option<$crate::types::Time> {
+            self.core.next_deadline()
+        }
+    };
+}
+pub(crate) use forward_core_inputs;
+
 #[cfg(test)]
 mod tests {
     use super::*;

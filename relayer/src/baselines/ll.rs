@@ -4,8 +4,8 @@
 //! One cross copy per entry. No acks and no resends, so a faulty leader on either side stops the
 //! stream: LL is not C3B. Nodes that got an entry by internal broadcast do not pass it on.
 
-use crate::baselines::common::{Core, Rules, forward_outputs};
-use crate::protocol::{Batch, Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
+use crate::baselines::common::{Core, Rules, forward_core_inputs, forward_outputs};
+use crate::protocol::{Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
 use crate::types::{NodeId, Time};
 
 /// The leader's index in either cluster.
@@ -34,6 +34,7 @@ impl Ll {
 
 impl Protocol for Ll {
     forward_outputs!();
+    forward_core_inputs!();
 
     fn handle_committed(&mut self, now: Time, entry: Entry) {
         if self.core.accept_committed(now, &entry) && self.core.me().index.0 == LEADER {
@@ -43,19 +44,5 @@ impl Protocol for Ll {
             self.core.note_sent(k);
         }
         self.core.end_input();
-    }
-
-    fn handle_batch(&mut self, now: Time, from: NodeId, batch: Batch) {
-        self.core.receive(now, from, batch);
-        self.core.end_input();
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        self.core.on_timeout(now);
-        self.core.end_input();
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.core.next_deadline()
     }
 }

@@ -9,8 +9,8 @@
 //! receive window) in that lane only, reports `next_expected` as the smallest index of its lane
 //! not yet durable, and refuses any other index as `Malformed`.
 
-use crate::baselines::common::{Core, Rules, forward_outputs};
-use crate::protocol::{Batch, Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
+use crate::baselines::common::{Core, Rules, forward_core_inputs, forward_outputs};
+use crate::protocol::{Entry, EntryVerifier, Protocol, ProtocolKind, Recovered, Setup};
 use crate::types::{NodeId, StreamIndex, Time};
 
 /// One relay running OST.
@@ -41,6 +41,7 @@ impl Ost {
 
 impl Protocol for Ost {
     forward_outputs!();
+    forward_core_inputs!();
 
     fn handle_committed(&mut self, now: Time, entry: Entry) {
         if self.core.accept_committed(now, &entry) {
@@ -54,26 +55,12 @@ impl Protocol for Ost {
         }
         self.core.end_input();
     }
-
-    fn handle_batch(&mut self, now: Time, from: NodeId, batch: Batch) {
-        self.core.receive(now, from, batch);
-        self.core.end_input();
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        self.core.on_timeout(now);
-        self.core.end_input();
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.core.next_deadline()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{BatchKind, ClusterConfig, Event, MisbehaviourKind, Params};
+    use crate::protocol::{Batch, BatchKind, ClusterConfig, Event, MisbehaviourKind, Params};
     use crate::testkit::TestChain;
     use crate::types::Side;
     use bytes::Bytes;

@@ -70,11 +70,6 @@ impl Batcher {
             .collect()
     }
 
-    /// Whether `to` has an open batch.
-    pub fn has_open(&self, to: NodeIdx) -> bool {
-        self.open.contains_key(&to)
-    }
-
     /// Earliest flush deadline.
     pub fn next_deadline(&self) -> Option<Time> {
         self.open

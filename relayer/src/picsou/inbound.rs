@@ -40,6 +40,9 @@ pub struct Inbound {
     /// Per sender: highest §4.3 QUACK claim and highest `exported` hint.
     claims: Vec<u64>,
     exported: Vec<u64>,
+    /// The stake quorum over `claims`, recomputed when a claim rises (not per query: it is read
+    /// after every input).
+    wedge: u64,
     /// Bumped whenever the durable ack changes.
     version: u64,
     delivered: u64,
@@ -69,6 +72,7 @@ impl Inbound {
             broadcast: BTreeSet::new(),
             claims: vec![0; n],
             exported: vec![0; n],
+            wedge: 0,
             version: 0,
             delivered: 0,
         };
@@ -187,9 +191,21 @@ impl Inbound {
 
     /// Notes a §4.3 claim from sender `s`.
     pub fn on_claim(&mut self, s: NodeIdx, claim: StreamIndex) {
-        if let Some(c) = self.claims.get_mut(s.as_usize()) {
-            *c = (*c).max(claim.0);
+        let Some(c) = self.claims.get_mut(s.as_usize()) else {
+            return;
+        };
+        if claim.0 <= *c {
+            return;
         }
+        *c = claim.0;
+        self.wedge = quorum_value(
+            self.claims
+                .iter()
+                .copied()
+                .zip(self.senders.stakes.iter().copied()),
+            Stake(self.senders.r.0 + 1),
+        )
+        .unwrap_or(0);
     }
 
     /// Notes how far sender `s` says its stream goes.
@@ -202,14 +218,7 @@ impl Inbound {
     /// The highest index below which `r_s + 1` stake of senders claim a QUACK: some correct
     /// receiver of this cluster holds everything below it.
     pub fn wedge_point(&self) -> u64 {
-        quorum_value(
-            self.claims
-                .iter()
-                .copied()
-                .zip(self.senders.stakes.iter().copied()),
-            Stake(self.senders.r.0 + 1),
-        )
-        .unwrap_or(0)
+        self.wedge
     }
 
     /// Whether this relay should keep acknowledging even without news: it is behind what a sender

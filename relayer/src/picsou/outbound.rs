@@ -116,11 +116,6 @@ impl Outbound {
         }
     }
 
-    /// The schedule of this stream.
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
-    }
-
     /// Entries handed in so far.
     pub fn exported(&self) -> u64 {
         self.exported
@@ -252,12 +247,6 @@ impl Outbound {
         Some(self.window_moved.add(self.params.max_message_delay))
     }
 
-    /// How long reports from one receiver about one index must be apart to count again, and how
-    /// long an entry must have been released before a report about it counts at all.
-    pub fn spacing(&self) -> std::time::Duration {
-        self.params.dup_ack_spacing
-    }
-
     /// An ack of this stream arrived from remote receiver `j`. Returns whether the ack was
     /// impossible (claims entries far past anything exported).
     pub fn on_ack(&mut self, now: Time, j: NodeIdx, ack: &Ack) -> bool {
@@ -305,7 +294,7 @@ impl Outbound {
             self.owe_claim.insert(j);
             return;
         }
-        let spacing = self.spacing();
+        let spacing = self.params.dup_ack_spacing;
         // Evidence only counts once the entry has had time to arrive since the window let it go.
         let Some(released_at) = self.stored(k).and_then(|s| s.released_at) else {
             return;
