@@ -756,6 +756,14 @@ impl AnyBlock {
         }
     }
 
+    /// The header's timestamp (milliseconds since the Unix epoch on the devnets).
+    pub fn timestamp_ms(&self) -> u64 {
+        match self {
+            AnyBlock::Algorand(b) => b.header.timestamp,
+            AnyBlock::Resdb(b) => b.header.timestamp,
+        }
+    }
+
     /// The transaction records.
     pub fn txns(&self) -> &[TxRecord] {
         match self {

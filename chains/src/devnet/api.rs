@@ -45,6 +45,15 @@ pub struct ChainStatus {
     pub pending_transactions: usize,
     /// Blocks per epoch.
     pub epoch_length: u64,
+    /// Total escrowed by committed `BridgeOut`s towards the peer chain.
+    #[serde(default)]
+    pub escrowed: u64,
+    /// Total minted by committed `BridgeIn`s from the peer chain.
+    #[serde(default)]
+    pub minted: u64,
+    /// Bridge transfers from the peer chain applied so far.
+    #[serde(default)]
+    pub applied_transfers: u64,
 }
 
 /// One certificate signature, with everything needed to check it independently.

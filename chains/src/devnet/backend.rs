@@ -127,6 +127,24 @@ fn engine_err(e: impl std::fmt::Display) -> DevnetError {
     DevnetError::Engine(e.to_string())
 }
 
+impl DevnetConfig {
+    /// The specs of this chain and of its peer chain (identity, rules, genesis set): what a relay
+    /// of this chain needs to export its blocks, and what it needs to verify the peer's entries.
+    pub fn specs(&self) -> Result<(PeerSpec, PeerSpec), DevnetError> {
+        let own = engine_config(self, self.kind, &self.chain_id(), self.validators)?;
+        let peer = engine_config(
+            self,
+            peer_kind(self.kind),
+            &self.peer_chain_id(),
+            self.peer_validators(),
+        )?;
+        Ok((
+            own.peer_spec().map_err(engine_err)?,
+            peer.peer_spec().map_err(engine_err)?,
+        ))
+    }
+}
+
 impl Backend {
     /// Builds the engine for `config`; with a directory, restores it by replaying the block log.
     pub(crate) fn open(config: &DevnetConfig) -> Result<(Backend, Option<BlockLog>), DevnetError> {
@@ -365,6 +383,18 @@ impl Backend {
             Some(AnySet::Resdb(s)) => render_set::<crate::resdb::Resdb>(&s),
         };
         rendered.map(Some).map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn escrowed(&self) -> u64 {
+        self.engine.ledger().escrowed(self.peer.chain_id()).0
+    }
+
+    pub(crate) fn minted(&self) -> u64 {
+        self.engine.ledger().minted(self.peer.chain_id()).0
+    }
+
+    pub(crate) fn applied_transfers(&self) -> u64 {
+        self.engine.ledger().applied_count() as u64
     }
 
     pub(crate) fn transfer_applied(&self, id: &TransferId) -> bool {

@@ -344,6 +344,9 @@ fn rpc_module(ctx: Endpoint) -> Result<RpcModule<Endpoint>, DevnetError> {
                 .unwrap_or(u64::MAX),
             pending_transactions: backend.pending(),
             epoch_length: backend.epoch_length(),
+            escrowed: backend.escrowed(),
+            minted: backend.minted(),
+            applied_transfers: backend.applied_transfers(),
         };
         Ok::<_, ErrorObjectOwned>(status)
     })
