@@ -9,6 +9,7 @@
 //! - [`picsou`]: Picsou itself — schedule, QUACKs, loss detection, resend roles, §4.3 recovery.
 //! - [`baselines`]: OST, ATA, LL and OTU behind the same trait.
 //! - [`sim`]: the seeded discrete-event simulator that drives any protocol at paper scale.
+//! - [`net`]: the libp2p transport between relays: allowlisted peers, long-lived frame streams.
 //! - [`node`]: the relay node driver and the handle the RPC layer uses.
 //! - [`testkit`]: a stand-in source chain whose proofs only it can make.
 //!
@@ -19,6 +20,7 @@
 //! input never panics; it is refused and reported as misbehaviour.
 
 pub mod baselines;
+pub mod net;
 pub mod node;
 pub mod picsou;
 pub mod protocol;
