@@ -1,11 +1,23 @@
 //! `picsou-relay`: the command-line entry point.
+//!
+//! Subcommands: `devnet` (the whole system on one machine), `start` (one relay), `chain` (a
+//! devnet chain process), `status`, `keys`, `config`, `sim` (the deterministic simulator) and
+//! `version`.
 
 use clap::{Parser, Subcommand};
 
 mod cmd {
     pub mod chain;
+    pub mod keys;
     pub mod sim;
+    pub mod start;
+    pub mod status;
+    pub mod validate;
 }
+mod config;
+mod devnet;
+mod keys;
+mod logging;
 
 /// A relayer that bridges two permissioned chains with the Picsou protocol.
 #[derive(Debug, Parser)]
@@ -17,13 +29,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the version and exit.
-    Version,
+    /// Run both chains and every relay on this machine, drive transfers both ways, and report.
+    Devnet(devnet::DevnetArgs),
+    /// Run one relay from its configuration file.
+    Start(cmd::start::StartArgs),
+    /// Show a running relay's streams, peers and recent transfers.
+    Status(cmd::status::StatusArgs),
+    /// Show this relay's keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(cmd::validate::ConfigCommand),
     /// Run a devnet chain: a whole validator set of one chain model, one JSON-RPC endpoint per
     /// validator.
     Chain(cmd::chain::ChainArgs),
     /// Run the deterministic simulator (protocols, network model, faults, invariants).
     Sim(cmd::sim::SimArgs),
+    /// Print the version and exit.
+    Version,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +57,11 @@ fn main() -> anyhow::Result<()> {
             println!("picsou-relay {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Devnet(args) => devnet::run(args),
+        Command::Start(args) => cmd::start::run(args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Keys(c) => cmd::keys::run(c),
+        Command::Config(c) => cmd::validate::run(c),
         Command::Chain(args) => cmd::chain::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     }

@@ -92,7 +92,9 @@ impl std::str::FromStr for Direction {
         match s {
             "a_to_b" => Ok(Direction::AToB),
             "b_to_a" => Ok(Direction::BToA),
-            _ => Err(format!("unknown direction {s:?} (expected a_to_b or b_to_a)")),
+            _ => Err(format!(
+                "unknown direction {s:?} (expected a_to_b or b_to_a)"
+            )),
         }
     }
 }
