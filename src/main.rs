@@ -1,13 +1,14 @@
 //! `picsou-relay`: the command-line entry point.
 //!
-//! Subcommands: `devnet` (the whole system on one machine), `start` (one relay), `chain` (a
-//! devnet chain process), `status`, `keys`, `config`, `sim` (the deterministic simulator) and
+//! Subcommands: `devnet` (the whole system on one machine), `init` and `start` (one relay),
+//! `chain` (a devnet chain process), `status`, `keys`, `config`, `sim` (the deterministic simulator) and
 //! `version`.
 
 use clap::{Parser, Subcommand};
 
 mod cmd {
     pub mod chain;
+    pub mod init;
     pub mod keys;
     pub mod sim;
     pub mod start;
@@ -33,6 +34,8 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// Run one relay from its configuration file.
     Start(cmd::start::StartArgs),
+    /// Write keys (0600), chain specs and commented configurations for a set of relays.
+    Init(cmd::init::InitArgs),
     /// Show a running relay's streams, peers and recent transfers.
     Status(cmd::status::StatusArgs),
     /// Show this relay's keys.
@@ -59,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Devnet(args) => devnet::run(args),
         Command::Start(args) => cmd::start::run(args),
+        Command::Init(args) => cmd::init::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Config(c) => cmd::validate::run(c),

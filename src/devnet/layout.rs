@@ -39,9 +39,14 @@ impl RelayFiles {
     }
 }
 
-/// A free loopback TCP port (bound, read, released).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Distinct free loopback TCP ports: all are held bound until every one is chosen, so the OS
+/// cannot hand the same port out twice (another process may still take one before its relay
+/// binds it; the relay then fails to start and says so).
+pub fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let held = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 /// The chain settings of a devnet pair: chain A is Algorand-style, chain B ResDB-style.
@@ -62,6 +67,16 @@ pub fn write_specs(dir: &Path, n_a: usize, n_b: usize) -> anyhow::Result<(PathBu
     Ok((pa, pb))
 }
 
+/// Which ports relays listen on.
+#[derive(Debug, Clone, Copy)]
+pub enum Ports {
+    /// Free ports chosen now (the devnet).
+    Free,
+    /// Fixed, predictable ports (`init`): relay `a<i>` takes libp2p `7100 + i` and JSON-RPC
+    /// `8100 + i`; relay `b<i>` takes `7200 + i` and `8200 + i`.
+    Fixed,
+}
+
 /// Generates keys and configurations for `n_a + n_b` relays whose validators serve
 /// `endpoints_a` and `endpoints_b`.
 pub fn write_relays(
@@ -69,8 +84,30 @@ pub fn write_relays(
     endpoints_a: &[String],
     endpoints_b: &[String],
     protocol: &str,
+    ports: Ports,
 ) -> anyhow::Result<Vec<RelayFiles>> {
     let mut relays = Vec::new();
+    let mut free = match ports {
+        Ports::Free => free_ports(2 * (endpoints_a.len() + endpoints_b.len()))?,
+        Ports::Fixed => Vec::new(),
+    }
+    .into_iter();
+    let mut port = |side: &str, index: usize, rpc: bool| -> anyhow::Result<u16> {
+        match ports {
+            Ports::Free => free
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("ran out of ports")),
+            Ports::Fixed => {
+                let base = match (side, rpc) {
+                    ("a", false) => 7100,
+                    ("b", false) => 7200,
+                    ("a", true) => 8100,
+                    _ => 8200,
+                };
+                u16::try_from(base + index).map_err(|_| anyhow::anyhow!("port out of range"))
+            }
+        }
+    };
     for (side, endpoints) in [("a", endpoints_a), ("b", endpoints_b)] {
         for (index, endpoint) in endpoints.iter().enumerate() {
             let name = format!("{side}{index}");
@@ -83,8 +120,8 @@ pub fn write_relays(
                 side,
                 index,
                 config: dir.join(format!("{name}.toml")),
-                rpc: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
-                p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()?),
+                rpc: SocketAddr::from(([127, 0, 0, 1], port(side, index, true)?)),
+                p2p: format!("/ip4/127.0.0.1/tcp/{}", port(side, index, false)?),
                 peer_id: keys::identity_of(&id_secret)
                     .public()
                     .to_peer_id()

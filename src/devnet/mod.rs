@@ -12,7 +12,7 @@ mod layout;
 mod procs;
 mod traffic;
 
-pub use layout::{RelayFiles, write_specs};
+pub use layout::{Ports, RelayFiles, write_relays, write_specs};
 
 use anyhow::Context as _;
 use chains::engine::EngineConfig;
@@ -143,7 +143,13 @@ async fn run_async(args: DevnetArgs) -> anyhow::Result<()> {
         dir.join("logs/chain-b.log"),
     )
     .await?;
-    let relays = layout::write_relays(&dir, &ann_a.endpoints, &ann_b.endpoints, &args.protocol)?;
+    let relays = layout::write_relays(
+        &dir,
+        &ann_a.endpoints,
+        &ann_b.endpoints,
+        &args.protocol,
+        layout::Ports::Free,
+    )?;
     let mut procs = Vec::new();
     for r in &relays {
         procs.push(Proc::start(
