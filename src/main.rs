@@ -1,7 +1,7 @@
 //! `picsou-relay`: the command-line entry point.
 //!
 //! Subcommands: `devnet` (the whole system on one machine), `init` and `start` (one relay),
-//! `chain` (a devnet chain process), `status`, `keys`, `config`, `sim` (the deterministic simulator) and
+//! `chain` (a devnet chain process), `transfer`, `status`, `keys`, `config`, `sim` (the deterministic simulator) and
 //! `version`.
 
 use clap::{Parser, Subcommand};
@@ -13,6 +13,7 @@ mod cmd {
     pub mod sim;
     pub mod start;
     pub mod status;
+    pub mod transfer;
     pub mod validate;
 }
 mod config;
@@ -38,6 +39,8 @@ enum Command {
     Init(cmd::init::InitArgs),
     /// Show a running relay's streams, peers and recent transfers.
     Status(cmd::status::StatusArgs),
+    /// Devnet helper: submit one bridge transfer and optionally follow it to `committed`.
+    Transfer(cmd::transfer::TransferArgs),
     /// Show this relay's keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
@@ -53,8 +56,19 @@ enum Command {
     Version,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors are printed as one line with their causes (`error: what: why: …`), without a
+/// backtrace, and exit with code 1.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Version => {
             println!("picsou-relay {}", env!("CARGO_PKG_VERSION"));
@@ -63,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         Command::Devnet(args) => devnet::run(args),
         Command::Start(args) => cmd::start::run(args),
         Command::Init(args) => cmd::init::run(args),
+        Command::Transfer(args) => cmd::transfer::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Config(c) => cmd::validate::run(c),

@@ -10,7 +10,7 @@
 
 mod layout;
 mod procs;
-mod traffic;
+pub mod traffic;
 
 pub use layout::{Ports, RelayFiles, write_relays, write_specs};
 
