@@ -2,53 +2,20 @@
 //! block over JSON-RPC and verify its certificate with the `chains` light client; kill it with
 //! SIGKILL and check it restarts from its directory with the same blocks; refuse bad flags.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-use chains::devnet::Announcement;
 use chains::devnet::client::DevnetClient;
 use chains::engine::{EngineConfig, PeerSpec};
 use chains::resdb::{LightClient, Resdb};
 use chains::types::{ChainId, ChainKind, Height};
 
-const BIN: &str = env!("CARGO_BIN_EXE_picsou-relay");
+mod common;
+use common::BIN;
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `chain` with `args` and returns it with the line it printed.
-fn start(args: &[&str]) -> (Running, Announcement) {
-    let mut child = Command::new(BIN)
-        .arg("chain")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let running = Running(child);
-    let line = rx.recv_timeout(WAIT).expect("a line within 30 s");
-    let announcement: Announcement =
-        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
-    (running, announcement)
-}
+use common::start_chain as start;
 
 fn args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![

@@ -5,50 +5,12 @@
 //! commits the set of epoch 1); then it checks that the script refuses the same block with one
 //! header byte flipped. Skipped (with a message) when `python3` with `cryptography` is missing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
-use chains::devnet::Announcement;
-
-const BIN: &str = env!("CARGO_BIN_EXE_picsou-relay");
+mod common;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/verify_example.py");
 
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `chain` with `args` and returns it with the line it printed.
-fn start(args: &[&str]) -> (Running, Announcement) {
-    let mut child = Command::new(BIN)
-        .arg("chain")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let running = Running(child);
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("a line within 30 s");
-    let announcement: Announcement =
-        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
-    (running, announcement)
-}
+use common::start_chain as start;
 
 fn python_has_cryptography() -> bool {
     Command::new("python3")
