@@ -37,7 +37,7 @@
 //!
 //! JSON-RPC 2.0 codes: `-32700` parse error, `-32600` invalid request, `-32601` method not
 //! found, `-32602` invalid params (the message names the parameter or field, e.g.
-//! `invalid params: id must be 64 hex digits (optionally 0x-prefixed), got 3 characters`),
+//! ``invalid params: `id` must be 64 hex digits (optionally 0x-prefixed), got 3 characters``),
 //! `-32603` internal error (e.g. the node did not answer within [`server::QUERY_TIMEOUT`]).
 //! [`RELAY_SHUTTING_DOWN`] (`-32000`, "relay shutting down") means the node's driver has
 //! stopped; the server keeps serving `/health` until it is stopped.

@@ -22,7 +22,7 @@ use relayer::node::handle::{NodeGone, NodeHandle};
 use relayer::node::view::{MAX_PAGE, Readiness, TransferFilter, TransferView};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::params::{Args, invalid};
+use crate::params::{Args, filter, invalid};
 use crate::{DEFAULT_PAGE, RELAY_SHUTTING_DOWN, VersionView};
 
 /// How long a call waits for the node's driver before answering `-32603`.
@@ -221,7 +221,7 @@ fn rpc_module(
 
     m.register_async_method("bridge_listTransfers", |params, node, _| async move {
         let a = Args::parse(&params, &["filter", "cursor", "limit"])?;
-        let filter = a.filter(0)?;
+        let filter = filter(&a, 0)?;
         let cursor = a.opt_str(1)?.map(str::to_owned);
         let limit = match a.opt_u64(2)? {
             None => DEFAULT_PAGE,
@@ -290,7 +290,7 @@ async fn subscribe_transfers(
     pending: PendingSubscriptionSink,
     node: Arc<NodeHandle>,
 ) {
-    let filter = match Args::parse(&params, &["filter"]).and_then(|a| a.filter(0)) {
+    let filter = match Args::parse(&params, &["filter"]).and_then(|a| filter(&a, 0)) {
         Ok(f) => f,
         Err(e) => {
             pending.reject(e).await;

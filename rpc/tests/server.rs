@@ -416,7 +416,7 @@ async fn bad_ids_are_invalid_params_naming_the_parameter() {
     ] {
         let (code, msg) = rpc_error(c.transfer(bad).await);
         assert_eq!(code, -32602, "{bad:?}: {msg}");
-        assert!(msg.contains("id must be 64 hex digits"), "{bad:?}: {msg}");
+        assert!(msg.contains("`id` must be 64 hex digits"), "{bad:?}: {msg}");
     }
     let (code, msg) = rpc_error(c.transfer_by_source_tx("0x12").await);
     assert_eq!(code, -32602);
@@ -432,7 +432,7 @@ async fn bad_ids_are_invalid_params_naming_the_parameter() {
         let (_, r) = post(&server, call_body("bridge_getTransfer", params.clone())).await;
         let (code, msg) = error_of(&r);
         assert_eq!(code, -32602, "{params}: {r}");
-        assert!(msg.contains("id"), "{params}: {msg}");
+        assert!(msg.contains("`id`"), "{params}: {msg}");
     }
     // Unknown and extra parameters are named too.
     let (_, r) = post(

@@ -12,6 +12,7 @@
 //! - `server`: [`start`] and [`RunningChain`]: endpoints, block producer, method table.
 //! - `backend`: the engine behind the server, with its persistence in a `storage` store.
 //! - `load`: the `--load` transaction generator.
+//! - [`params`]: JSON-RPC parameter parsing (also used by the relay's server).
 //! - [`api`]: the JSON shapes of every result, shared with the client.
 //! - [`client`]: [`client::DevnetClient`] and [`client::BlockFollower`].
 //!
@@ -25,7 +26,7 @@ mod backend;
 pub mod client;
 mod config;
 mod load;
-mod params;
+pub mod params;
 mod server;
 
 pub use config::{
