@@ -208,6 +208,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let (stop, stop_rx) = watch::channel(false);
 
     let mut driver = Driver {
+        data_dir: cfg.data_dir.display().to_string(),
         me,
         proto,
         store,
@@ -270,6 +271,8 @@ fn own_chain_id_kind(cfg: &NodeConfig) -> ChainKind {
 }
 
 struct Driver {
+    /// The database directory, for error messages.
+    data_dir: String,
     me: NodeId,
     proto: Box<dyn Protocol>,
     store: SledStore,
@@ -359,7 +362,7 @@ impl Driver {
         // Stop intake; flush whatever the core still owes the database.
         self.drain()?;
         self.store.flush().map_err(|e| NodeError::Durable {
-            path: String::new(),
+            path: self.data_dir.clone(),
             source: e.into(),
         })?;
         self.net.clone().shutdown().await;
@@ -468,7 +471,7 @@ impl Driver {
                 "caught up with the chain"
             );
             for id in open {
-                self.submit_inbound(&id);
+                self.submit_inbound(&id, None);
             }
         }
     }
@@ -553,9 +556,10 @@ impl Driver {
     }
 
     /// Records an inbound entry this relay holds durably (or saw committed in `committed_in`).
-    fn note_inbound(&mut self, e: &Entry, committed_in: Option<&AnyBlock>) {
+    /// Returns the transfer's id, or `None` if the payload is not a transfer.
+    fn note_inbound(&mut self, e: &Entry, committed_in: Option<&AnyBlock>) -> Option<[u8; 32]> {
         let Ok(t) = BridgeTransfer::from_bytes(&e.payload) else {
-            return;
+            return None;
         };
         let rec = Record {
             id: t.id().0.0,
@@ -580,31 +584,41 @@ impl Driver {
         if self.transfers.insert(rec) {
             self.publish(&id);
         }
+        Some(id)
     }
 
-    fn bridge_in(&self, r: &Record, e: &Entry) -> Tx {
-        let _ = r;
-        Tx {
-            body: TxBody::BridgeIn {
-                k: ExportIndex(e.k.0),
-                payload: e.payload.to_vec(),
-                proof: e.proof.to_vec(),
-            },
-            sig: Vec::new(),
-        }
-    }
-
-    fn submit_inbound(&mut self, id: &[u8; 32]) {
+    /// Submits the `BridgeIn` of an open inbound transfer: `entry` when the caller holds it,
+    /// else read back from the database (after a restart).
+    fn submit_inbound(&mut self, id: &[u8; 32], entry: Option<&Entry>) {
         let Some(r) = self.transfers.get(id) else {
             return;
         };
         if r.dest_height.is_some() || r.error.is_some() {
             return;
         }
-        let Some(e) = self.inbound_entry(r.k) else {
-            return;
+        let loaded;
+        let e = match entry {
+            Some(e) => e,
+            None => match durable::get_received(&self.store, r.k) {
+                Ok(Some(e)) => {
+                    loaded = e;
+                    &loaded
+                }
+                Ok(None) => return,
+                Err(err) => {
+                    warn!(k = r.k, error = %err, "cannot read a received entry back");
+                    return;
+                }
+            },
         };
-        let tx = self.bridge_in(r, &e);
+        let tx = Tx {
+            body: TxBody::BridgeIn {
+                k: ExportIndex(e.k.0),
+                payload: e.payload.to_vec(),
+                proof: e.proof.to_vec(),
+            },
+            sig: Vec::new(),
+        };
         let tx_id = tx.id(self.own_kind, &self.own_chain).0.0;
         self.metrics.submissions.inc();
         let _ = self.submit.send(Submission {
@@ -614,20 +628,6 @@ impl Driver {
         if let Some(r) = self.transfers.get_mut(id) {
             r.dest_tx = Some(tx_id);
         }
-    }
-
-    fn inbound_entry(&self, k: u64) -> Option<Entry> {
-        let v = self
-            .store
-            .get("received", &storage::u64_key(k))
-            .ok()
-            .flatten()?;
-        let s: durable::StoredEntry = postcard::from_bytes(&v).ok()?;
-        Some(Entry {
-            k: StreamIndex(k),
-            payload: s.payload.into(),
-            proof: s.proof.into(),
-        })
     }
 
     fn publish(&mut self, id: &[u8; 32]) {
@@ -703,18 +703,17 @@ impl Driver {
             // Nothing is acknowledged that is not durable: stop rather than lie.
             self.failed_durable = Some(e.to_string());
             return Err(NodeError::Durable {
-                path: String::new(),
+                path: self.data_dir.clone(),
                 source: e.into(),
             });
         }
         let delivered = std::mem::take(&mut self.pending);
         self.metrics.delivered.inc_by(delivered.len() as u64);
         for d in delivered {
-            self.note_inbound(&d.entry, None);
-            if self.caught_up
-                && let Ok(t) = BridgeTransfer::from_bytes(&d.entry.payload)
+            if let Some(id) = self.note_inbound(&d.entry, None)
+                && self.caught_up
             {
-                self.submit_inbound(&t.id().0.0);
+                self.submit_inbound(&id, Some(&d.entry));
             }
         }
         Ok(())

@@ -98,17 +98,7 @@ pub fn open(store: &mut dyn Store, owner: &str) -> Result<Loaded, DurableError> 
         let Some((last, _)) = chunk.last() else { break };
         let next = u64_from_key(last)?.checked_add(1);
         for (key, value) in &chunk {
-            let k = u64_from_key(key)?;
-            let e: StoredEntry =
-                postcard::from_bytes(value).map_err(|e| DurableError::Corrupt {
-                    tree: RECEIVED_TREE,
-                    reason: format!("entry {k}: {e}"),
-                })?;
-            received.push(Entry {
-                k: StreamIndex(k),
-                payload: e.payload.into(),
-                proof: e.proof.into(),
-            });
+            received.push(decode_entry(u64_from_key(key)?, value)?);
         }
         match next {
             Some(n) if chunk.len() == SCAN_CHUNK => from = u64_key(n).to_vec(),
@@ -116,6 +106,26 @@ pub fn open(store: &mut dyn Store, owner: &str) -> Result<Loaded, DurableError> 
         }
     }
     Ok(Loaded { received, quack })
+}
+
+fn decode_entry(k: u64, value: &[u8]) -> Result<Entry, DurableError> {
+    let e: StoredEntry = postcard::from_bytes(value).map_err(|e| DurableError::Corrupt {
+        tree: RECEIVED_TREE,
+        reason: format!("entry {k}: {e}"),
+    })?;
+    Ok(Entry {
+        k: StreamIndex(k),
+        payload: e.payload.into(),
+        proof: e.proof.into(),
+    })
+}
+
+/// The inbound entry `k`, if it was received.
+pub fn get_received(store: &dyn Store, k: u64) -> Result<Option<Entry>, DurableError> {
+    store
+        .get(RECEIVED_TREE, &u64_key(k))?
+        .map(|v| decode_entry(k, &v))
+        .transpose()
 }
 
 /// Adds an inbound entry to a batch.
@@ -170,6 +180,8 @@ mod tests {
         );
         assert_eq!(l.received[2], entry(5));
         assert_eq!(l.quack, Some(StreamIndex(7)));
+        assert_eq!(get_received(&s, 2000).unwrap(), Some(entry(2000)));
+        assert_eq!(get_received(&s, 9).unwrap(), None);
         assert!(matches!(
             open(&mut s, "A1@a/b"),
             Err(DurableError::WrongOwner { .. })
