@@ -382,6 +382,11 @@ impl Protocol for Picsou {
             self.misbehaviour(from, MisbehaviourKind::Malformed, "unknown sender".into());
             return;
         }
+        if from_remote {
+            self.out.heard_from_receiver(now, from.index);
+        } else {
+            self.out.heard_from_peer(now, from.index);
+        }
         match (batch.kind, from_remote) {
             (
                 BatchKind::Cross {

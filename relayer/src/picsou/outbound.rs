@@ -1,5 +1,46 @@
 //! The sending half of a relay: its cluster's stream, the original sends it owes under the
 //! schedule (paced by a soft window), the acks it heard, the QUACK, loss reports and resend roles.
+//!
+//! # The soft window counts what is not yet safe, not distance from the QUACK
+//!
+//! An entry is *confirmed* once receivers of more than `u_r` stake individually hold it (their
+//! cumulative ack or φ-list says so): at least one correct receiver has it, so it no longer
+//! needs the window's protection. The window lets entries go while the released, unconfirmed
+//! entries past the QUACK number fewer than `send_window` and weigh at most `send_window_bytes`
+//! (like TCP's selective acknowledgements). A window measured from the cumulative QUACK instead
+//! stops at every hole a crashed sender leaves, for as long as it takes to detect and resend
+//! it, and with a third of the senders crashed it kept the stream idle most of the time. Every
+//! relay of the cluster hears the same acks, so they still release entries at about the same
+//! moment; a hard cap of `recv_window` past the QUACK keeps releases inside what receivers
+//! accept.
+//!
+//! # Silent relays are routed around
+//!
+//! A relay that has been silent while others were heard (for `max_message_delay`) is most
+//! likely down. Originals and resends meant for a silent receiver go to a receiver that is not
+//! silent, and the originals of a silent sender of this cluster are sent by a sender that is
+//! not; which one depends on the index, so the silent relays' share is spread over the live
+//! ones instead of piling on one (that pile-up made the next relay's NIC the bottleneck). This only changes who sends where:
+//! receivers take entries from any sender, and a wrong guess costs a copy or some load moved,
+//! never safety (the duplicate-report resends still cover every entry). Without it, a third of
+//! the relays crashed left most entries to be found missing and resent, one report spacing per
+//! resend level.
+//!
+//! # Duplicate reports are spaced by the measured confirmation time
+//!
+//! A receiver's report that `k` is missing counts only once `k` has had time to arrive, and
+//! counts again only after the same spacing. A fixed spacing is either too long on a LAN (each
+//! resend level waits for it, so a hole behind several crashed role pairs stalls for several
+//! spacings) or too short across continents (entries still in flight get resent). The spacing
+//! is `srtt + 4·rttvar` of the time from this relay's own original sends to their confirmation,
+//! as TCP computes its retransmission timeout (RFC 6298), never below two ack intervals
+//! (`2·noop_delay`, below which two reports cannot be told apart) nor above `max_message_delay`
+//! (under congestion the estimate grows with the queues, and each resend level waits for it),
+//! and `dup_ack_spacing` until the first sample. Only its own sends are sampled: another relay's window may let an entry go
+//! later than ours did, and that lag is not a path delay. Entries some receiver reported missing
+//! are not sampled either, as Karn's algorithm skips retransmitted segments: a hole's
+//! confirmation time measures the detection, and sampling it would stretch the spacing, which
+//! stretches detection, without bound.
 
 use crate::picsou::quack::{QuackTracker, quorum_value};
 use crate::picsou::resend::{RolePair, role_pairs};
@@ -7,6 +48,7 @@ use crate::picsou::schedule::Schedule;
 use crate::protocol::{Ack, ClusterConfig, Entry, Params};
 use crate::types::{NodeIdx, Stake, StreamIndex, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 /// Something the sending half wants done.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,11 +69,20 @@ pub enum OutAction {
 #[derive(Clone, Debug)]
 struct Stored {
     entry: Entry,
-    /// Payload and proof bytes of every entry pushed up to and including this one.
-    cum_bytes: u64,
     /// When the soft window let this entry go (the same moment, give or take acks in flight, at
     /// every relay of the cluster); `None` while held.
     released_at: Option<Time>,
+    /// Receivers of more than `u_r` stake individually hold it.
+    confirmed: bool,
+    /// Some receiver's report that it is missing was counted: its confirmation time says
+    /// nothing about the path (Karn's rule), so it is not sampled.
+    reported: bool,
+}
+
+impl Stored {
+    fn bytes(&self) -> u64 {
+        (self.entry.payload.len() + self.entry.proof.len()) as u64
+    }
 }
 
 /// Reports counted from one receiver about one index.
@@ -69,9 +120,18 @@ pub struct Outbound {
     reports: BTreeMap<u64, Reports>,
     /// Every `k < released` is inside the soft window (cluster-wide: every relay computes it).
     released: u64,
-    /// Bytes of all entries pushed, and of those dropped below `base`.
-    pushed_bytes: u64,
-    dropped_bytes: u64,
+    /// Released entries in `base..released` not yet confirmed, and their bytes: what the soft
+    /// window limits.
+    open: u64,
+    open_bytes: u64,
+    /// Smoothed time from release to confirmation and its mean deviation, in nanoseconds.
+    srtt_ns: Option<u64>,
+    rttvar_ns: u64,
+    /// When each remote receiver and each relay of this cluster was last heard from, and this
+    /// relay's first input: what tells a silent relay from a live one.
+    receivers_heard: Heard,
+    peers_heard: Heard,
+    started: Option<Time>,
     /// Last time the soft window moved: the QUACK advanced or the window yielded.
     window_moved: Time,
     /// Receivers behind our QUACK that reported an index we already forgot.
@@ -91,7 +151,7 @@ impl Outbound {
         quack: u64,
     ) -> Self {
         let schedule = Schedule::new(&local, &remote, params.quantum_max, params.slot_seed);
-        let n_r = remote.n();
+        let (n_r, n_s) = (remote.n(), local.n());
         Outbound {
             me,
             quack: QuackTracker::new(remote.stakes.clone(), remote.u, quack),
@@ -106,8 +166,13 @@ impl Outbound {
             acks: vec![None; n_r],
             reports: BTreeMap::new(),
             released: quack,
-            pushed_bytes: 0,
-            dropped_bytes: 0,
+            open: 0,
+            open_bytes: 0,
+            srtt_ns: None,
+            rttvar_ns: 0,
+            receivers_heard: Heard::new(n_r),
+            peers_heard: Heard::new(n_s),
+            started: None,
             window_moved: Time::ZERO,
             owe_claim: BTreeSet::new(),
             originals_sent: 0,
@@ -164,44 +229,165 @@ impl Outbound {
 
     /// The local chain finalized the next entry of this stream.
     pub fn committed(&mut self, now: Time, entry: Entry) {
+        self.started.get_or_insert(now);
         if entry.k.0 != self.exported {
             return;
         }
         self.exported += 1;
         if entry.k.0 >= self.base {
-            self.pushed_bytes += (entry.payload.len() + entry.proof.len()) as u64;
             self.entries.push_back(Stored {
                 entry,
-                cum_bytes: self.pushed_bytes,
                 released_at: None,
+                confirmed: false,
+                reported: false,
             });
         }
         self.pump_originals(now);
     }
 
-    /// Whether the soft window covers `k`: within `send_window` entries and `send_window_bytes`
-    /// bytes of the QUACK. The first entry past the QUACK always fits.
+    /// Whether the soft window lets `k` (the next entry to release) go: fewer than
+    /// `send_window` released entries are unconfirmed, and `k` fits in `send_window_bytes` with
+    /// them; never `recv_window` or more past the QUACK. The first entry past the QUACK always
+    /// fits.
     fn in_window(&self, k: u64) -> bool {
         let quack = self.quack();
         if k <= quack {
             return true;
         }
-        if k >= quack.saturating_add(self.params.send_window) {
+        if k - quack >= self.params.recv_window || self.open >= self.params.send_window {
             return false;
         }
         self.stored(k).is_none_or(|s| {
-            s.cum_bytes - self.dropped_bytes <= self.params.send_window_bytes as u64
+            s.confirmed || self.open_bytes + s.bytes() <= self.params.send_window_bytes as u64
         })
     }
 
     fn release(&mut self, now: Time) {
         let k = self.released;
-        if let Some(i) = k.checked_sub(self.base)
-            && let Some(s) = self.entries.get_mut(i as usize)
-        {
-            s.released_at.get_or_insert(now);
-        }
         self.released += 1;
+        let held = self.held_stake(k);
+        let u_r = self.remote.u.0;
+        let Some(s) = k
+            .checked_sub(self.base)
+            .and_then(|i| self.entries.get_mut(i as usize))
+        else {
+            return;
+        };
+        s.released_at.get_or_insert(now);
+        if !s.confirmed && held > u_r {
+            s.confirmed = true;
+        }
+        if !s.confirmed {
+            self.open += 1;
+            self.open_bytes += s.bytes();
+        }
+    }
+
+    /// Stake of the receivers whose latest ack says they hold `k`.
+    fn held_stake(&self, k: u64) -> u64 {
+        self.acks
+            .iter()
+            .zip(&self.remote.stakes)
+            .filter(|(a, _)| a.as_ref().is_some_and(|a| a.holds(StreamIndex(k))))
+            .map(|(_, s)| s.0)
+            .sum()
+    }
+
+    fn stored_mut(&mut self, k: u64) -> Option<&mut Stored> {
+        k.checked_sub(self.base)
+            .and_then(|i| self.entries.get_mut(i as usize))
+    }
+
+    /// Marks `k` confirmed if receivers of more than `u_r` stake hold it, takes it out of the
+    /// window's count, and samples how long confirmation took.
+    fn try_confirm(&mut self, now: Time, k: u64) {
+        if self.stored(k).is_none_or(|s| s.confirmed) || self.held_stake(k) <= self.remote.u.0 {
+            return;
+        }
+        let in_pipe = k < self.released;
+        let Some(s) = self.stored_mut(k) else {
+            return;
+        };
+        s.confirmed = true;
+        let (bytes, released_at, reported) = (s.bytes(), s.released_at, s.reported);
+        if in_pipe {
+            self.open -= 1;
+            self.open_bytes -= bytes;
+        }
+        if let Some(at) = released_at
+            && !reported
+            && self.schedule.sender(StreamIndex(k)) == self.me
+        {
+            self.sample_confirmation(now.since(at));
+        }
+    }
+
+    /// Folds one confirmation time into the smoothed estimate (RFC 6298, §2).
+    fn sample_confirmation(&mut self, r: Duration) {
+        let r = u64::try_from(r.as_nanos()).unwrap_or(u64::MAX);
+        match self.srtt_ns {
+            None => {
+                self.srtt_ns = Some(r);
+                self.rttvar_ns = r / 2;
+            }
+            Some(srtt) => {
+                self.rttvar_ns = self.rttvar_ns / 4 * 3 + srtt.abs_diff(r) / 4;
+                self.srtt_ns = Some(srtt / 8 * 7 + r / 8);
+            }
+        }
+    }
+
+    /// How far apart two reports of one receiver about one entry must be to count twice, and
+    /// how long after its release an entry's first report counts.
+    pub fn report_spacing(&self) -> Duration {
+        match self.srtt_ns {
+            None => self.params.dup_ack_spacing,
+            Some(srtt) => {
+                Duration::from_nanos(srtt.saturating_add(self.rttvar_ns.saturating_mul(4)))
+                    .clamp(self.params.noop_delay * 2, self.params.max_message_delay)
+            }
+        }
+    }
+
+    fn since_start(&self) -> Time {
+        self.started.unwrap_or(Time::ZERO)
+    }
+
+    /// A batch arrived from remote receiver `j`.
+    pub fn heard_from_receiver(&mut self, now: Time, j: NodeIdx) {
+        self.started.get_or_insert(now);
+        self.receivers_heard.heard(now, j);
+    }
+
+    /// A batch arrived from relay `i` of this cluster.
+    pub fn heard_from_peer(&mut self, now: Time, i: NodeIdx) {
+        self.started.get_or_insert(now);
+        self.peers_heard.heard(now, i);
+    }
+
+    /// Where this relay sends `k` meant for receiver `j`: `j`, unless it is silent.
+    fn live_receiver(&self, k: u64, j: NodeIdx) -> NodeIdx {
+        self.receivers_heard.live_or_spread(
+            k,
+            j,
+            None,
+            self.since_start(),
+            self.params.max_message_delay,
+        )
+    }
+
+    /// Whether this relay sends the original of `k`: it is `k`'s scheduled sender, or that
+    /// sender is silent and `k` falls to this relay among those that are not.
+    fn sends_original(&self, k: u64) -> bool {
+        let s = self.schedule.sender(StreamIndex(k));
+        s == self.me
+            || self.peers_heard.live_or_spread(
+                k,
+                s,
+                Some(self.me),
+                self.since_start(),
+                self.params.max_message_delay,
+            ) == self.me
     }
 
     /// Moves the soft window and makes the original sends it and the schedule allow.
@@ -222,14 +408,14 @@ impl Outbound {
         while self.next_original < self.released {
             let k = self.next_original;
             self.next_original += 1;
-            if self.schedule.sender(StreamIndex(k)) != self.me {
+            if !self.sends_original(k) {
                 continue;
             }
             let Some(stored) = self.stored(k) else {
                 continue;
             };
             let entry = stored.entry.clone();
-            let to = self.schedule.receiver(StreamIndex(k));
+            let to = self.live_receiver(k, self.schedule.receiver(StreamIndex(k)));
             self.originals_sent += 1;
             self.actions.push(OutAction::Send {
                 entry,
@@ -254,6 +440,7 @@ impl Outbound {
         if ji >= self.acks.len() {
             return false;
         }
+        self.started.get_or_insert(now);
         let impossible = ack.next.0 > self.exported.saturating_add(self.params.recv_window);
         let next = ack.next.0.min(self.exported);
         if self.acks[ji]
@@ -268,9 +455,24 @@ impl Outbound {
             next: StreamIndex(next),
             phi: ack.phi.clone(),
         };
+        let prev_next = self.acks[ji].as_ref().map_or(0, |a| a.next.0);
         self.acks[ji] = Some(clamped);
         if let Some(q) = self.quack.observe(ji, next) {
             self.on_quack(now, q);
+        }
+        // Confirmation can only change for what this ack newly says j holds: the indices its
+        // cumulative part newly covers (each is looked at once per receiver over the stream's
+        // life) and those its φ-list names.
+        for k in prev_next.max(self.base)..next {
+            self.try_confirm(now, k);
+        }
+        for k in next + 1..highest.map_or(next, |h| h + 1) {
+            if ack.phi_holds(StreamIndex(k)) {
+                self.try_confirm(now, k);
+            }
+        }
+        if self.released < self.exported {
+            self.pump_originals(now);
         }
 
         // Loss reports: `next` itself, and holes in the φ-list below the highest index held.
@@ -294,13 +496,16 @@ impl Outbound {
             self.owe_claim.insert(j);
             return;
         }
-        let spacing = self.params.dup_ack_spacing;
+        let spacing = self.report_spacing();
         // Evidence only counts once the entry has had time to arrive since the window let it go.
         let Some(released_at) = self.stored(k).and_then(|s| s.released_at) else {
             return;
         };
         if now < released_at.add(spacing) {
             return;
+        }
+        if let Some(s) = self.stored_mut(k) {
+            s.reported = true;
         }
         let rep = self.reports.entry(k).or_default();
         let tally = rep.by.entry(j).or_insert(Tally {
@@ -355,19 +560,16 @@ impl Outbound {
             return;
         }
         // A resend is pointless once u_r + 1 stake of receivers individually hold k.
-        let held: u64 = self
-            .acks
-            .iter()
-            .zip(&self.remote.stakes)
-            .filter(|(a, _)| a.as_ref().is_some_and(|a| a.holds(StreamIndex(k))))
-            .map(|(_, s)| s.0)
-            .sum();
-        if held > self.remote.u.0 {
+        if self.held_stake(k) > self.remote.u.0 {
             return;
         }
         let Some(entry) = self.stored(k).map(|s| s.entry.clone()) else {
             return;
         };
+        let mine: Vec<(u32, NodeIdx)> = mine
+            .into_iter()
+            .map(|(level, to)| (level, self.live_receiver(k, to)))
+            .collect();
         if let Some(rep) = self.reports.get_mut(&k) {
             for (level, to) in mine {
                 rep.done.insert(level);
@@ -387,12 +589,70 @@ impl Outbound {
         while self.base < q
             && let Some(s) = self.entries.pop_front()
         {
-            self.dropped_bytes = s.cum_bytes;
+            if self.base < self.released && !s.confirmed {
+                self.open -= 1;
+                self.open_bytes -= s.bytes();
+            }
             self.base += 1;
         }
         self.base = self.base.max(q.min(self.exported));
         self.reports = self.reports.split_off(&q);
         self.next_original = self.next_original.max(q);
         self.pump_originals(now);
+    }
+}
+
+/// When each relay of one cluster was last heard from.
+#[derive(Debug)]
+struct Heard {
+    at: Vec<Option<Time>>,
+    latest: Option<Time>,
+}
+
+impl Heard {
+    fn new(n: usize) -> Self {
+        Heard {
+            at: vec![None; n],
+            latest: None,
+        }
+    }
+
+    fn heard(&mut self, now: Time, i: NodeIdx) {
+        if let Some(t) = self.at.get_mut(i.as_usize()) {
+            *t = Some(now);
+            self.latest = self.latest.max(Some(now));
+        }
+    }
+
+    /// `i` if it is not silent; otherwise the `k mod m`-th of the `m` relays that are not (in
+    /// index order), so the work of a silent relay is spread over all live ones instead of
+    /// piling on one; `i` if all are silent. `alive` (this relay itself) never is. A relay is
+    /// silent when another was heard from at least `after` later than it was (or than
+    /// `started`, if it never was).
+    fn live_or_spread(
+        &self,
+        k: u64,
+        i: NodeIdx,
+        alive: Option<NodeIdx>,
+        started: Time,
+        after: Duration,
+    ) -> NodeIdx {
+        let Some(latest) = self.latest else {
+            return i;
+        };
+        let live = |x: usize| {
+            alive == Some(NodeIdx(x as u32)) || latest < self.at[x].unwrap_or(started).add(after)
+        };
+        if live(i.as_usize()) {
+            return i;
+        }
+        let m = (0..self.at.len()).filter(|&x| live(x)).count() as u64;
+        if m == 0 {
+            return i;
+        }
+        (0..self.at.len())
+            .filter(|&x| live(x))
+            .nth((k % m) as usize)
+            .map_or(i, |x| NodeIdx(x as u32))
     }
 }

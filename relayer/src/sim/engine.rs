@@ -877,6 +877,13 @@ impl<'a> Engine<'a> {
         } else {
             self.streams[side_idx(from.side.other())].intra_entries += n_entries;
         }
+        // The transport holds no connection to a relay that is down (a killed process resets
+        // its connections at once; `relayer::net` only queues, up to a byte cap, for a peer it
+        // is not connected to), so the batch uses no bandwidth. It still counts as a
+        // transmission above: that is the protocol's decision, which the invariants judge.
+        if !self.nodes[to].up {
+            return;
+        }
         let control = t.batch.entries.is_empty();
         let Some(arrive) = self.net.send(self.now, from, t.to, charged, control) else {
             return;
