@@ -7,22 +7,16 @@
 //!
 //! Optional argument: seconds per measurement (default 3).
 
-use anyhow::{Context as _, Result, bail};
-use bytes::Bytes;
+use anyhow::{Context as _, Result};
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
-use relayer::net::{self, NetConfig, NetEvent, PeerConfig, framing};
-use relayer::types::{NodeId, Side};
+use libp2p::{StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
+use relayer::net::capacity::{self, CapacityProbe};
+use relayer::net::framing;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-
-/// Bytes allowed in flight (sent but not yet received) on the long-lived stream, so the sender
-/// never overruns the queue and nothing is dropped.
-const WINDOW_BYTES: u64 = 32 << 20;
 
 struct Row {
     mode: String,
@@ -64,98 +58,18 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// A0 sends `size`-byte frames to A1 through `relayer::net` for `dur`.
+/// A0 sends `size`-byte frames to A1 through `relayer::net` for `dur`
+/// ([`relayer::net::capacity`], the reference limit `picsou-relay bench` uses).
 async fn long_lived(size: usize, dur: Duration) -> Result<Row> {
-    let a0 = NodeId::new(Side::A, 0);
-    let a1 = NodeId::new(Side::A, 1);
-    let k0 = Keypair::generate_ed25519();
-    let k1 = Keypair::generate_ed25519();
-    let port0: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    let never_dialed: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse()?;
-
-    let cfg1 = NetConfig::new(
-        a1,
-        k1.clone(),
-        vec![port0.clone()],
-        vec![PeerConfig {
-            node: a0,
-            peer_id: k0.public().to_peer_id(),
-            addr: never_dialed,
-        }],
-    );
-    let (net1, mut rx1) = net::start(cfg1).await?;
-    let addr1 = net1
-        .listen_addrs()
-        .await
-        .into_iter()
-        .next()
-        .context("A1 has no address")?;
-    let cfg0 = NetConfig::new(
-        a0,
-        k0,
-        vec![port0],
-        vec![PeerConfig {
-            node: a1,
-            peer_id: k1.public().to_peer_id(),
-            addr: addr1,
-        }],
-    );
-    let (net0, _rx0) = net::start(cfg0).await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !net0.connected().contains(&a1) {
-        if Instant::now() > deadline {
-            bail!("A0 did not connect to A1");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let cap = capacity::measure(&CapacityProbe::new(size, dur)).await?;
+    if cap.dropped > 0 {
+        eprintln!("warning: {} frames dropped", cap.dropped);
     }
-
-    let received = Arc::new(AtomicU64::new(0));
-    let progress = Arc::new(Notify::new());
-    let counting = Arc::new(AtomicBool::new(true));
-    let receiver = {
-        let (received, progress, counting) = (received.clone(), progress.clone(), counting.clone());
-        tokio::spawn(async move {
-            while let Some(ev) = rx1.recv().await {
-                if let NetEvent::Frame { .. } = ev
-                    && counting.load(Ordering::Relaxed)
-                {
-                    received.fetch_add(1, Ordering::Relaxed);
-                    progress.notify_one();
-                }
-            }
-        })
-    };
-
-    let payload = Bytes::from(vec![0xab; size]);
-    let window = (WINDOW_BYTES / size as u64).max(4);
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed() < dur {
-        if sent - received.load(Ordering::Relaxed) < window {
-            net0.send(a1, payload.clone())?;
-            sent += 1;
-            if sent.is_multiple_of(4096) {
-                tokio::task::yield_now().await;
-            }
-        } else {
-            let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
-        }
-    }
-    counting.store(false, Ordering::Relaxed);
-    let secs = start.elapsed().as_secs_f64();
-    let frames = received.load(Ordering::Relaxed);
-    let dropped = net0.stats().get(&a1).map_or(0, |s| s.dropped);
-    if dropped > 0 {
-        eprintln!("warning: {dropped} frames dropped");
-    }
-    net0.shutdown().await;
-    net1.shutdown().await;
-    receiver.abort();
     Ok(Row {
         mode: "long-lived stream (relayer::net)".to_owned(),
         size,
-        frames,
-        secs,
+        frames: cap.frames,
+        secs: cap.secs,
     })
 }
 

@@ -192,6 +192,16 @@ pub enum MisbehaviourKind {
     ImpossibleAck,
     /// Two different entries under the same index.
     Equivocation,
+    /// A suspicion, not a proof: the peer's acks stayed behind the QUACK for many message
+    /// delays (it drops, acks low, or is down or cut off). See [`crate::picsou::suspicion`].
+    AckLag,
+}
+
+impl MisbehaviourKind {
+    /// Whether one signed batch proves it (everything but [`MisbehaviourKind::AckLag`]).
+    pub fn is_provable(self) -> bool {
+        !matches!(self, MisbehaviourKind::AckLag)
+    }
 }
 
 /// Something the application may want to know.

@@ -138,3 +138,18 @@ fn geo_with_crashes_still_delivers() {
     c.net = NetConfig::geo();
     run_clean(&c);
 }
+
+#[test]
+fn picsou_suspects_relays_whose_acks_stay_behind_and_no_one_else() {
+    let sized = |faults: &str| {
+        let mut c = picsou(4, 3000, faults);
+        c.size = 1_000_000;
+        c
+    };
+    // Each of the 3 honest senders of each side suspects the one relay acking zero, once.
+    let r = run_clean(&sized("byz-ack-zero:1"));
+    assert_eq!(r.suspicions_reported, 6);
+    assert_eq!(r.misbehaviours_reported, 0, "a suspicion is not a proof");
+    let r = run_clean(&sized("none"));
+    assert_eq!(r.suspicions_reported, 0);
+}

@@ -20,7 +20,7 @@ use relayer::node::view::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::VersionView;
+use crate::{EvidenceView, VersionView};
 
 /// How long one call may take, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -226,6 +226,16 @@ impl RelayClient {
     /// `relay_version`.
     pub async fn version(&self) -> Result<VersionView, ClientError> {
         self.call("relay_version", rpc_params![]).await
+    }
+
+    /// `relay_evidence`: up to `limit` (default 16) kept pieces of evidence with
+    /// `seq >= since`, oldest first.
+    pub async fn evidence(
+        &self,
+        since: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<EvidenceView>, ClientError> {
+        self.call("relay_evidence", rpc_params![since, limit]).await
     }
 
     /// `GET path`: the HTTP status and body.

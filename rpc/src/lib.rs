@@ -27,8 +27,10 @@
 //! | `bridge_subscribeTransfers` | `filter`? | WebSocket subscription; `bridge_transfer` notifications carry a [`TransferView`]; `bridge_unsubscribeTransfers` ends it |
 //! | `relay_status` | — | [`RelayStatusView`] |
 //! | `relay_peers` | — | `[`[`PeerView`]`]` |
+//! | `relay_evidence` | `since`? (default 0), `limit`? (default 16, `1..=64`) | `[`[`EvidenceView`]`]`: signed frames proving a peer misbehaved, `seq >= since`, oldest first |
 //! | `relay_version` | — | [`VersionView`] `{version, wire_version, protocols}` |
 //! | `admin_setLogLevel` | `directive` | `true` (only registered when admin hooks are given) |
+//! | `rpc_methods` | — | the names of every method this server answers (subscribe and unsubscribe included), sorted |
 //!
 //! A subscriber that falls behind the node's broadcast skips ahead to the newest updates; its
 //! connection is not closed.
@@ -54,6 +56,7 @@ pub mod client;
 mod params;
 pub mod server;
 
+pub use relayer::node::evidence::EvidenceView;
 pub use relayer::node::view::{
     Direction, MAX_PAGE, PeerView, Readiness, RelayStatusView, StreamView, TransferFilter,
     TransferPage, TransferStatus, TransferView,
@@ -67,6 +70,9 @@ pub const RELAY_SHUTTING_DOWN: i32 = -32000;
 
 /// `limit` of `bridge_listTransfers` when none is given.
 pub const DEFAULT_PAGE: usize = 100;
+
+/// `limit` of `relay_evidence` when none is given.
+pub const DEFAULT_EVIDENCE_PAGE: usize = 16;
 
 /// `relay_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

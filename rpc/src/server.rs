@@ -18,12 +18,13 @@ use jsonrpsee::server::{
     Server, ServerConfig, ServerHandle, SubscriptionMessage,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Params, error::INTERNAL_ERROR_CODE};
+use relayer::node::evidence::MAX_PAGE as EVIDENCE_MAX_PAGE;
 use relayer::node::handle::{NodeGone, NodeHandle};
 use relayer::node::view::{MAX_PAGE, Readiness, TransferFilter, TransferView};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::params::{Args, filter, invalid};
-use crate::{DEFAULT_PAGE, RELAY_SHUTTING_DOWN, VersionView};
+use crate::{DEFAULT_EVIDENCE_PAGE, DEFAULT_PAGE, RELAY_SHUTTING_DOWN, VersionView};
 
 /// How long a call waits for the node's driver before answering `-32603`.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -258,6 +259,24 @@ fn rpc_module(
     })
     .map_err(reg)?;
 
+    m.register_method("relay_evidence", |params, node, _| {
+        let a = Args::parse(&params, &["since", "limit"])?;
+        let since = a.opt_u64(0)?.unwrap_or(0);
+        let limit = match a.opt_u64(1)? {
+            None => DEFAULT_EVIDENCE_PAGE,
+            Some(l) => usize::try_from(l)
+                .ok()
+                .filter(|l| (1..=EVIDENCE_MAX_PAGE).contains(l))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "limit must be between 1 and {EVIDENCE_MAX_PAGE}, got {l}"
+                    ))
+                })?,
+        };
+        Ok::<_, ErrorObjectOwned>(node.evidence(since, limit))
+    })
+    .map_err(reg)?;
+
     m.register_method("relay_version", |params, _, _| {
         Args::parse(&params, &[])?;
         Ok::<_, ErrorObjectOwned>(VersionView::current())
@@ -276,6 +295,15 @@ fn rpc_module(
         })
         .map_err(reg)?;
     }
+
+    // Discovery: every method this server answers (subscriptions and itself included), sorted.
+    let mut names: Vec<&'static str> = m.method_names().chain(["rpc_methods"]).collect();
+    names.sort_unstable();
+    m.register_method("rpc_methods", move |params, _, _| {
+        Args::parse(&params, &[])?;
+        Ok::<_, ErrorObjectOwned>(names.clone())
+    })
+    .map_err(reg)?;
     Ok(m)
 }
 

@@ -19,6 +19,7 @@
 //! | `chain_getAccount` | `address` (`ed25519:<hex>` or `secp256k1:<hex>`) | balance and nonce, `null` if none |
 //! | `chain_getValidatorSet` | `epoch` | the validator set of that epoch, `null` if not yet known |
 //! | `chain_isTransferApplied` | `transfer_id` (hex) | whether this chain minted that bridge transfer |
+//! | `rpc_methods` | | the names of every method above (and the unsubscribe), sorted |
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -450,6 +451,15 @@ fn rpc_module(ctx: Endpoint) -> Result<RpcModule<Endpoint>, DevnetError> {
             .backend()?
             .validator_set_view(e)
             .map_err(internal)
+    })
+    .map_err(reg)?;
+
+    // Discovery: every method this endpoint answers (subscriptions and itself included), sorted.
+    let mut names: Vec<&'static str> = m.method_names().chain(["rpc_methods"]).collect();
+    names.sort_unstable();
+    m.register_method("rpc_methods", move |params, _, _| {
+        Args::parse(&params, &[])?;
+        Ok::<_, ErrorObjectOwned>(names.clone())
     })
     .map_err(reg)?;
 

@@ -52,6 +52,7 @@
 //! Each direction of a relay pair has its own stream. See [`framing`].
 
 mod behaviour;
+pub mod capacity;
 mod dialer;
 mod driver;
 pub mod framing;

@@ -1,12 +1,32 @@
 //! [`NodeConfig`]: everything one relay needs to start, already parsed and checked (the binary
-//! turns a TOML file into one; tests build one directly).
+//! turns a TOML file into one; tests build one directly), and [`StartOptions`]: what a test may
+//! add to it.
 
-use crate::protocol::{ClusterConfig, Params, ProtocolKind};
+use crate::protocol::{ClusterConfig, Params, Protocol, ProtocolKind, Setup};
 use crate::types::{NodeId, Side};
 use chains::engine::PeerSpec;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use libp2p::{Multiaddr, PeerId};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Wraps the protocol core a relay runs, between the core and the driver: whatever the wrapper's
+/// `poll_transmit` yields is sealed with the relay's own batch key and sent. Production relays
+/// never set one; tests use it to make a relay misbehave on purpose (`node::byzantine`, built
+/// only with the `byzantine` feature), so its lies carry its valid signature, as a real
+/// Byzantine relay's would.
+pub trait CoreWrapper: Send + Sync + std::fmt::Debug {
+    /// The core the relay will run instead of `core` (set up with `setup`).
+    fn wrap(&self, setup: &Setup, core: Box<dyn Protocol>) -> Box<dyn Protocol>;
+}
+
+/// What [`crate::node::start_with`] takes besides the configuration. The default is what
+/// [`crate::node::start`] uses: nothing added.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Wraps the protocol core (tests only; see [`CoreWrapper`]).
+    pub wrap_core: Option<Arc<dyn CoreWrapper>>,
+}
 
 /// Another relay, of either cluster.
 #[derive(Debug, Clone)]

@@ -7,8 +7,9 @@
 //! ops, and only then hands the now-durable entries to the chain as `BridgeIn` transactions.
 
 use super::chain::{ChainEvent, Submission, spawn_follower, spawn_submitter};
-use super::config::NodeConfig;
+use super::config::{NodeConfig, StartOptions};
 use super::durable::{self, DurableError};
+use super::evidence::{self, EvidenceLog};
 use super::handle::{MetricsSource, NodeHandle, Query};
 use super::metrics::{LevelLabel, Metrics, PeerLabel, StatusLabel};
 use super::transfers::{Record, Transfers};
@@ -22,8 +23,9 @@ use crate::wire;
 use chains::devnet::client::DevnetClient;
 use chains::engine::{AnyBlock, AnyExporter};
 use chains::ledger::FollowingVerifier;
+use chains::model::EXPORT_WINDOW;
 use chains::tx::{BridgeTransfer, Tx, TxBody};
-use chains::types::{ChainId, ChainKind, ExportIndex, Height};
+use chains::types::{ChainId, ChainKind, Epoch, ExportIndex, Height};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -83,6 +85,28 @@ impl EntryVerifier for ChainVerifier {
     }
 }
 
+impl ChainVerifier {
+    /// Brings the light client back to the validator sets it had learned before a restart (it
+    /// starts from the genesis set), from the proofs of the entries this relay had received:
+    /// they verified then, and each proof carries the transitions since the epoch of the entry
+    /// [`EXPORT_WINDOW`] before it, so verifying, in index order, one entry per half window (and
+    /// the last) reaches every epoch they reached. Returns the newest epoch it now knows.
+    fn catch_up(&self, received: &[Entry]) -> Epoch {
+        let mut last: Option<u64> = None;
+        for (i, e) in received.iter().enumerate() {
+            let due = last.is_none_or(|l| e.k.0 >= l + EXPORT_WINDOW / 2);
+            if !due && i + 1 != received.len() {
+                continue;
+            }
+            match self.inner.verify(ExportIndex(e.k.0), &e.payload, &e.proof) {
+                Ok(_) => last = Some(e.k.0),
+                Err(err) => debug!(k = e.k.0, error = %err, "received entry no longer verifies"),
+            }
+        }
+        self.inner.latest_epoch()
+    }
+}
+
 /// A relay running in this process.
 #[derive(Debug)]
 pub struct RunningNode {
@@ -135,6 +159,11 @@ fn unix_ms() -> u64 {
 
 /// Starts a relay: opens its database, its network and its chain tasks, and spawns the driver.
 pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
+    start_with(cfg, StartOptions::default()).await
+}
+
+/// [`start`] with test options (a wrapped protocol core).
+pub async fn start_with(cfg: NodeConfig, opts: StartOptions) -> Result<RunningNode, NodeError> {
     cfg.validate().map_err(NodeError::Config)?;
     let me = cfg.me;
     let own_chain_id = cfg.own_chain.chain_id().clone();
@@ -152,6 +181,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     })?;
     let mut store = SledStore::open(&cfg.data_dir).map_err(|e| db_err(e.into()))?;
     let loaded = durable::open(&mut store, &owner).map_err(db_err)?;
+    let evidence = Arc::new(EvidenceLog::load(&store).map_err(db_err)?);
     let client =
         DevnetClient::new(&cfg.chain_endpoint).map_err(|e| NodeError::Chain(e.to_string()))?;
 
@@ -159,6 +189,13 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         inner: FollowingVerifier::new(cfg.peer_chain.light_client(own_chain_id.clone())),
         source: me.side.other(),
     };
+    let epoch = verifier.catch_up(&loaded.received);
+    if epoch.0 > 0 {
+        info!(
+            epoch = epoch.0,
+            "light client of the other chain restored from received entries"
+        );
+    }
     let setup = Setup {
         me,
         local: cfg.local().clone(),
@@ -170,7 +207,11 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         received: loaded.received.iter().map(|e| e.k).collect(),
         quack: loaded.quack,
     };
-    let proto = crate::build(cfg.protocol, setup, Box::new(verifier), recovered);
+    let proto = crate::build(cfg.protocol, setup.clone(), Box::new(verifier), recovered);
+    let proto = match &opts.wrap_core {
+        Some(w) => w.wrap(&setup, proto),
+        None => proto,
+    };
 
     let peers: Vec<PeerConfig> = cfg
         .peers
@@ -204,7 +245,8 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         query_tx,
         updates.clone(),
         metrics.clone() as Arc<dyn MetricsSource>,
-    );
+    )
+    .with_evidence(evidence.clone());
     let (stop, stop_rx) = watch::channel(false);
 
     let mut driver = Driver {
@@ -229,6 +271,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         transfers: Transfers::default(),
         updates,
         metrics,
+        evidence,
         submit: submit_tx,
         start: Instant::now(),
         started_ms: unix_ms(),
@@ -289,6 +332,7 @@ struct Driver {
     transfers: Transfers,
     updates: broadcast::Sender<TransferView>,
     metrics: Arc<Metrics>,
+    evidence: Arc<EvidenceLog>,
     submit: mpsc::UnboundedSender<Submission>,
     start: Instant,
     started_ms: u64,
@@ -388,8 +432,14 @@ impl Driver {
                     Ok(batch) => {
                         let now = self.now();
                         self.proto.handle_batch(now, from, batch);
+                        self.frame_events(from, &bytes);
                     }
-                    Err(e) => self.misbehaved(from, wire_kind(&e), &e.to_string()),
+                    Err(e) => {
+                        if evidence::signed_by_sender(&e) {
+                            self.keep_evidence(from, wire_kind(&e), &e.to_string(), &bytes);
+                        }
+                        self.misbehaved(from, wire_kind(&e), &e.to_string());
+                    }
                 }
             }
             NetEvent::Connected(n) => {
@@ -411,6 +461,38 @@ impl Driver {
                 warn!(%peer_id, ?addr, "refused a connection from an unknown peer id");
             }
             NetEvent::BadFrame { from, reason } => self.misbehaved(from, "bad_frame", &reason),
+        }
+    }
+
+    /// Handles the events of the frame just given to the core, so that a misbehaviour it
+    /// proves keeps that signed frame as evidence. (They come out before the turn's transmits,
+    /// deliveries and persists; nothing done with events depends on that order.)
+    fn frame_events(&mut self, from: NodeId, frame: &[u8]) {
+        while let Some(ev) = self.proto.poll_event() {
+            if let Event::Misbehaviour { peer, kind, detail } = &ev
+                && *peer == from
+                && kind.is_provable()
+            {
+                self.keep_evidence(from, misbehaviour_name(*kind), detail, frame);
+            }
+            self.on_event(ev);
+        }
+    }
+
+    /// Keeps a signed frame proving `kind` against `peer`, within the evidence log's bounds;
+    /// it becomes durable with the next flush.
+    fn keep_evidence(&mut self, peer: NodeId, kind: &str, detail: &str, frame: &[u8]) {
+        let peer_id = self.peer_meta.get(&peer).map_or("", |m| m.0.as_str());
+        let Some(r) = self
+            .evidence
+            .keep(peer, peer_id, self.me, kind, detail, unix_ms(), frame)
+        else {
+            return;
+        };
+        let mut b = WriteBatch::new();
+        evidence::put(&mut b, &r);
+        if let Err(e) = self.store.apply(b) {
+            warn!(%peer, kind, error = %e, "cannot keep evidence");
         }
     }
 
@@ -896,5 +978,6 @@ fn misbehaviour_name(k: crate::protocol::MisbehaviourKind) -> &'static str {
         K::Malformed => "malformed",
         K::ImpossibleAck => "impossible_ack",
         K::Equivocation => "equivocation",
+        K::AckLag => "ack_lag",
     }
 }

@@ -2,6 +2,7 @@
 //! tests. Every query is a message to the node's driver task with a one-shot reply, so the
 //! driver stays the only owner of its state.
 
+use super::evidence::{EvidenceLog, EvidenceView};
 use super::view::{
     PeerView, Readiness, RelayStatusView, TransferFilter, TransferPage, TransferView,
 };
@@ -47,6 +48,7 @@ pub struct NodeHandle {
     queries: mpsc::Sender<Query>,
     transfers: broadcast::Sender<TransferView>,
     metrics: Arc<dyn MetricsSource>,
+    evidence: Arc<EvidenceLog>,
 }
 
 impl NodeHandle {
@@ -61,7 +63,14 @@ impl NodeHandle {
             queries,
             transfers,
             metrics,
+            evidence: Arc::default(),
         }
+    }
+
+    /// The same handle reading `evidence` (the driver's evidence log; empty by default).
+    pub fn with_evidence(mut self, evidence: Arc<EvidenceLog>) -> Self {
+        self.evidence = evidence;
+        self
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, NodeGone> {
@@ -118,5 +127,11 @@ impl NodeHandle {
     /// `GET /metrics`.
     pub fn metrics_text(&self) -> String {
         self.metrics.render()
+    }
+
+    /// `relay_evidence`: up to `limit` kept pieces of evidence with `seq >= since`, oldest first
+    /// (read from the shared log, like the metrics, without a round trip to the driver).
+    pub fn evidence(&self, since: u64, limit: usize) -> Vec<EvidenceView> {
+        self.evidence.list(since, limit)
     }
 }

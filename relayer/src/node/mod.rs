@@ -7,6 +7,8 @@
 //! - `driver`: [`start`] and [`RunningNode`]: the task that owns the core.
 //! - `chain`: the follower and submitter tasks that talk to the validator beside the relay.
 //! - [`durable`]: what the relay keeps in its database.
+//! - [`evidence`]: signed frames that prove a peer misbehaved, kept and served for others.
+//! - `byzantine` (feature `byzantine`, tests only): a core wrapper that makes a relay lie.
 //! - [`transfers`]: the transfer index behind `bridge_*` queries.
 //! - [`metrics`]: the Prometheus metrics.
 //!
@@ -31,14 +33,17 @@
 //! - Inbound transfers are resubmitted only once the replay has reached the height the chain
 //!   had when the relay started, so a restart does not resubmit what was already applied.
 
+#[cfg(feature = "byzantine")]
+pub mod byzantine;
 mod chain;
 pub mod config;
 mod driver;
 pub mod durable;
+pub mod evidence;
 pub mod handle;
 pub mod metrics;
 pub mod transfers;
 pub mod view;
 
-pub use config::{NodeConfig, RelayPeer};
-pub use driver::{NodeError, RunningNode, start};
+pub use config::{CoreWrapper, NodeConfig, RelayPeer, StartOptions};
+pub use driver::{NodeError, RunningNode, start, start_with};

@@ -147,6 +147,16 @@ impl Inbound {
         self.retained.get(&k.0)
     }
 
+    /// Whether `entry` carries another payload than the verified copy of its index this relay
+    /// retains: whoever signed it sent a transfer the source never finalized at that index.
+    /// `false` when no copy is retained. (A duplicate is otherwise dropped unverified, so this is
+    /// the cheap check that turns a conflicting duplicate into a report.)
+    pub fn conflicts(&self, entry: &Entry) -> bool {
+        self.retained
+            .get(&entry.k.0)
+            .is_some_and(|held| held.payload != entry.payload)
+    }
+
     /// Takes the indices held since the last op, to be persisted under `id`.
     pub fn take_unflushed(&mut self, id: PersistId) -> Option<Vec<u64>> {
         if self.unflushed.is_empty() {
@@ -298,6 +308,19 @@ mod tests {
         assert_eq!(r.wedge_point(), 40);
         assert!(r.behind());
         assert_eq!(r.missing_below(3, 10).len(), 3);
+    }
+
+    #[test]
+    fn a_duplicate_with_another_payload_conflicts() {
+        let mut r = inbound();
+        r.record(&entry(4));
+        assert!(!r.conflicts(&entry(4)), "the same entry again");
+        let forged = Entry {
+            payload: Bytes::from_static(b"q"),
+            ..entry(4)
+        };
+        assert!(r.conflicts(&forged));
+        assert!(!r.conflicts(&entry(5)), "nothing held to compare with");
     }
 
     #[test]

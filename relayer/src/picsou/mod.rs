@@ -34,6 +34,7 @@ pub mod outbound;
 pub mod quack;
 pub mod resend;
 pub mod schedule;
+pub mod suspicion;
 #[cfg(test)]
 mod tests;
 
@@ -208,6 +209,13 @@ impl Picsou {
                 OutAction::Quack(q) => self.events.push_back(Event::Quack {
                     quack: StreamIndex(q),
                 }),
+                OutAction::Suspect(s) => {
+                    let peer = NodeId {
+                        side: self.remote_side(),
+                        index: s.receiver,
+                    };
+                    self.misbehaviour(peer, MisbehaviourKind::AckLag, s.detail);
+                }
             }
         }
     }
@@ -426,6 +434,7 @@ impl Protocol for Picsou {
 
     fn handle_timeout(&mut self, now: Time) {
         self.out.pump_originals(now);
+        self.out.watch_lag(now);
         self.after_input(now);
     }
 
@@ -485,6 +494,7 @@ impl Protocol for Picsou {
             self.cross.next_deadline(),
             self.internal.next_deadline(),
             self.out.window_deadline(),
+            self.out.lag_deadline(),
             noop,
             fetch,
         ]

@@ -45,10 +45,15 @@
 use crate::picsou::quack::{QuackTracker, quorum_value};
 use crate::picsou::resend::{RolePair, role_pairs};
 use crate::picsou::schedule::Schedule;
+use crate::picsou::suspicion::{AckLagWatch, Suspect};
 use crate::protocol::{Ack, ClusterConfig, Entry, Params};
 use crate::types::{NodeIdx, Stake, StreamIndex, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
+
+/// A receiver is suspected of lagging when its acks stay below a QUACK value for this many
+/// `max_message_delay`s: one to reach the holders' peers, and room for queues and resends.
+const LAG_SUSPECT_DELAYS: u32 = 5;
 
 /// Something the sending half wants done.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +69,8 @@ pub enum OutAction {
     },
     /// The QUACK advanced.
     Quack(u64),
+    /// A remote receiver's acks stayed behind the QUACK (see [`crate::picsou::suspicion`]).
+    Suspect(Suspect),
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +143,8 @@ pub struct Outbound {
     window_moved: Time,
     /// Receivers behind our QUACK that reported an index we already forgot.
     owe_claim: BTreeSet<NodeIdx>,
+    /// Receivers whose acks stay behind the QUACK.
+    lag: AckLagWatch,
     originals_sent: u64,
     resends: u64,
     actions: Vec<OutAction>,
@@ -152,6 +161,7 @@ impl Outbound {
     ) -> Self {
         let schedule = Schedule::new(&local, &remote, params.quantum_max, params.slot_seed);
         let (n_r, n_s) = (remote.n(), local.n());
+        let lag = AckLagWatch::new(n_r, params.max_message_delay * LAG_SUSPECT_DELAYS);
         Outbound {
             me,
             quack: QuackTracker::new(remote.stakes.clone(), remote.u, quack),
@@ -175,6 +185,7 @@ impl Outbound {
             started: None,
             window_moved: Time::ZERO,
             owe_claim: BTreeSet::new(),
+            lag,
             originals_sent: 0,
             resends: 0,
             actions: Vec::new(),
@@ -484,7 +495,23 @@ impl Outbound {
         for k in missing {
             self.report(now, j, k);
         }
+        self.lag.acked(ji, next, self.quack.quack());
+        self.watch_lag(now);
         impossible
+    }
+
+    /// Suspects the receivers whose acks stay behind the QUACK (see [`AckLagWatch`]).
+    pub fn watch_lag(&mut self, now: Time) {
+        let acks = &self.acks;
+        let next_of = |j: usize| acks[j].as_ref().map_or(0, |a| a.next.0);
+        for s in self.lag.pass(now, self.quack.quack(), next_of) {
+            self.actions.push(OutAction::Suspect(s));
+        }
+    }
+
+    /// When [`Outbound::watch_lag`] must run even if no ack arrives.
+    pub fn lag_deadline(&self) -> Option<Time> {
+        self.lag.deadline()
     }
 
     fn report(&mut self, now: Time, j: NodeIdx, k: u64) {
@@ -585,6 +612,7 @@ impl Outbound {
 
     fn on_quack(&mut self, now: Time, q: u64) {
         self.actions.push(OutAction::Quack(q));
+        self.lag.arm();
         self.window_moved = now;
         while self.base < q
             && let Some(s) = self.entries.pop_front()

@@ -313,6 +313,7 @@ pub(crate) struct Engine<'a> {
     cross_content_bytes: u64,
     events: u64,
     misbehaviours: u64,
+    suspicions: u64,
     violations: Vec<String>,
     violations_dropped: u64,
 }
@@ -398,6 +399,7 @@ impl<'a> Engine<'a> {
             cross_content_bytes: 0,
             events: 0,
             misbehaviours: 0,
+            suspicions: 0,
             violations: Vec::new(),
             violations_dropped: 0,
         }
@@ -1038,6 +1040,10 @@ impl<'a> Engine<'a> {
                 if !correct {
                     return;
                 }
+                if !kind.is_provable() {
+                    self.suspicions += 1;
+                    return;
+                }
                 self.misbehaviours += 1;
                 if let Some(pi) = self.index(peer)
                     && self.nodes[pi].correct
@@ -1229,6 +1235,7 @@ impl<'a> Engine<'a> {
             wall_time_s: wall.elapsed().as_secs_f64(),
             events: self.events,
             misbehaviours_reported: self.misbehaviours,
+            suspicions_reported: self.suspicions,
             stopped: stop.name().to_string(),
             per_direction,
             violations: self.violations,

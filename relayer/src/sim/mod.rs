@@ -410,8 +410,10 @@ pub struct SimResult {
     pub wall_time_s: f64,
     /// Events processed.
     pub events: u64,
-    /// Misbehaviour events reported by correct nodes.
+    /// Misbehaviour events reported by correct nodes (provable kinds only).
     pub misbehaviours_reported: u64,
+    /// Ack-lag suspicions raised by correct nodes (crashed relays are suspected too).
+    pub suspicions_reported: u64,
     /// Why the run stopped: `complete`, `stalled`, `time-limit` or `quiescent`.
     pub stopped: String,
     /// Per direction.
