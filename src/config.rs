@@ -312,13 +312,32 @@ fn section<T: DeserializeOwned>(
         }
         None => toml::Value::Table(toml::Table::new()),
     };
-    match T::deserialize(value) {
+    match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(e) => {
-            p.add(name, e.message().trim().to_owned());
+            let message = e.inner().message().trim().to_owned();
+            p.add(field_path(name, e.path(), &message), message);
             None
         }
     }
+}
+
+/// Where a deserialization problem is: `section.field` (or `section.list[i]`) for a bad value;
+/// the enclosing table for a missing or unknown field, which the message names.
+fn field_path(section: &str, path: &serde_path_to_error::Path, message: &str) -> String {
+    use serde_path_to_error::Segment;
+    let mut segments: Vec<&Segment> = path.iter().collect();
+    if message.starts_with("unknown field") {
+        segments.pop();
+    }
+    let mut out = section.to_owned();
+    for s in segments {
+        if !matches!(s, Segment::Seq { .. }) {
+            out.push('.');
+        }
+        out.push_str(&s.to_string());
+    }
+    out
 }
 
 /// Reads a file, applies environment overrides and checks its shape (not yet the files it
@@ -360,9 +379,15 @@ pub fn parse(
     match table.get("relays") {
         Some(toml::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                match RelayEntry::deserialize(item.clone()) {
+                match serde_path_to_error::deserialize::<_, RelayEntry>(item.clone()) {
                     Ok(r) => relays.push(r),
-                    Err(e) => p.add(format!("relays[{i}]"), e.message().trim().to_owned()),
+                    Err(e) => {
+                        let message = e.inner().message().trim().to_owned();
+                        p.add(
+                            field_path(&format!("relays[{i}]"), e.path(), &message),
+                            message,
+                        );
+                    }
                 }
             }
         }
@@ -676,7 +701,8 @@ fn read_spec(path: &Path) -> Result<PeerSpec, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: not a chain spec: {e}", path.display()))
 }
 
-/// Reads, overrides from the process environment, and resolves a config file.
+/// Reads, overrides from the process environment, and resolves a config file. A problem with
+/// a field (or section) that an environment variable set names that variable.
 pub fn load(path: &Path) -> Result<Resolved, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         file: path.to_owned(),
@@ -685,6 +711,30 @@ pub fn load(path: &Path) -> Result<Resolved, ConfigErrors> {
             message: format!("cannot read: {e}"),
         }],
     })?;
-    let f = parse(path, &text, std::env::vars())?;
-    resolve(path, &f)
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    parse(path, &text, env.iter().cloned())
+        .and_then(|f| resolve(path, &f))
+        .map_err(|e| name_overrides(e, &env))
+}
+
+/// Appends `(set by PICSOU_…)` to every problem about a field or section an override set.
+fn name_overrides(mut errors: ConfigErrors, env: &[(String, String)]) -> ConfigErrors {
+    for p in &mut errors.problems {
+        let vars: Vec<&str> = env
+            .iter()
+            .filter_map(|(name, _)| {
+                let (section, field) = name.strip_prefix("PICSOU_")?.split_once("__")?;
+                let (section, field) = (section.to_lowercase(), field.to_lowercase());
+                let dotted = format!("{section}.{field}");
+                let about = p.field == section
+                    || p.field == dotted
+                    || p.field.starts_with(&format!("{dotted}["));
+                about.then_some(name.as_str())
+            })
+            .collect();
+        if !vars.is_empty() {
+            p.message = format!("{} (set by {})", p.message, vars.join(", "));
+        }
+    }
+    errors
 }

@@ -24,6 +24,11 @@ pub struct RelayFiles {
     pub rpc: SocketAddr,
     /// Its libp2p address.
     pub p2p: String,
+    /// The same, as a socket address.
+    pub p2p_socket: SocketAddr,
+    /// The libp2p address the other cluster's relays are given for it: `p2p`, or in a chaos
+    /// devnet the address of the cutting proxy in front of it.
+    pub cross_p2p: String,
     /// Its peer id.
     pub peer_id: String,
     /// Its batch public key (hex).
@@ -86,6 +91,26 @@ pub fn write_relays(
     protocol: &str,
     ports: Ports,
 ) -> anyhow::Result<Vec<RelayFiles>> {
+    write_relays_with(dir, endpoints_a, endpoints_b, protocol, ports, None)
+}
+
+/// [`write_relays`], where `cross` (if given) holds, for every relay in order (`a0…`, then
+/// `b0…`), the address the other cluster's relays must dial instead of its own: the chaos
+/// devnet's cutting proxy. Relays of the same cluster always dial each other directly.
+pub fn write_relays_with(
+    dir: &Path,
+    endpoints_a: &[String],
+    endpoints_b: &[String],
+    protocol: &str,
+    ports: Ports,
+    cross: Option<&[SocketAddr]>,
+) -> anyhow::Result<Vec<RelayFiles>> {
+    let n = endpoints_a.len() + endpoints_b.len();
+    if let Some(c) = cross
+        && c.len() != n
+    {
+        anyhow::bail!("{} proxy addresses for {n} relays", c.len());
+    }
     let mut relays = Vec::new();
     let mut free = match ports {
         Ports::Free => free_ports(2 * (endpoints_a.len() + endpoints_b.len()))?,
@@ -111,6 +136,16 @@ pub fn write_relays(
     for (side, endpoints) in [("a", endpoints_a), ("b", endpoints_b)] {
         for (index, endpoint) in endpoints.iter().enumerate() {
             let name = format!("{side}{index}");
+            let p2p_socket = SocketAddr::from(([127, 0, 0, 1], port(side, index, false)?));
+            let p2p = format!("/ip4/127.0.0.1/tcp/{}", p2p_socket.port());
+            let cross_p2p = match cross {
+                Some(c) => format!(
+                    "/ip4/{}/tcp/{}",
+                    c[relays.len()].ip(),
+                    c[relays.len()].port()
+                ),
+                None => p2p.clone(),
+            };
             let id_secret = keys::random_secret();
             let batch_secret = keys::random_secret();
             keys::write_secret(&dir.join(format!("keys/{name}.identity")), &id_secret)?;
@@ -121,7 +156,9 @@ pub fn write_relays(
                 index,
                 config: dir.join(format!("{name}.toml")),
                 rpc: SocketAddr::from(([127, 0, 0, 1], port(side, index, true)?)),
-                p2p: format!("/ip4/127.0.0.1/tcp/{}", port(side, index, false)?),
+                p2p,
+                p2p_socket,
+                cross_p2p,
                 peer_id: keys::identity_of(&id_secret)
                     .public()
                     .to_peer_id()
@@ -211,11 +248,72 @@ format = "text"
         endpoint = me.endpoint,
     );
     for r in all {
+        // The other cluster's relays are reached through `cross_p2p` (a proxy in a chaos devnet).
+        let addr = if r.side == me.side {
+            &r.p2p
+        } else {
+            &r.cross_p2p
+        };
         let _ = write!(
             s,
             "\n[[relays]]\nside = \"{}\"\nindex = {}\npeer_id = \"{}\"\nbatch_key = \"{}\"\naddr = \"{}\"\nstake = 1\n",
-            r.side, r.index, r.peer_id, r.batch_key, r.p2p
+            r.side, r.index, r.peer_id, r.batch_key, addr
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_other_cluster_is_given_the_proxy_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let ea: Vec<String> = (0..2)
+            .map(|i| format!("http://127.0.0.1:{}", 9000 + i))
+            .collect();
+        let eb: Vec<String> = (0..2)
+            .map(|i| format!("http://127.0.0.1:{}", 9100 + i))
+            .collect();
+        let proxies: Vec<SocketAddr> = (0..4)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 6000 + i)))
+            .collect();
+        let relays =
+            write_relays_with(dir.path(), &ea, &eb, "picsou", Ports::Fixed, Some(&proxies))
+                .unwrap();
+        assert_eq!(relays[2].p2p, "/ip4/127.0.0.1/tcp/7200");
+        assert_eq!(relays[2].cross_p2p, "/ip4/127.0.0.1/tcp/6002");
+        let a0 = std::fs::read_to_string(&relays[0].config).unwrap();
+        // a0 reaches a1 directly and b0, b1 through their proxies.
+        assert!(a0.contains("addr = \"/ip4/127.0.0.1/tcp/7101\""), "{a0}");
+        assert!(a0.contains("addr = \"/ip4/127.0.0.1/tcp/6002\""), "{a0}");
+        assert!(a0.contains("addr = \"/ip4/127.0.0.1/tcp/6003\""), "{a0}");
+        assert!(!a0.contains("tcp/7200\""), "{a0}");
+        // It still listens on its own port.
+        assert!(
+            a0.contains("listen = [\"/ip4/127.0.0.1/tcp/7100\"]"),
+            "{a0}"
+        );
+        let b1 = std::fs::read_to_string(&relays[3].config).unwrap();
+        assert!(b1.contains("addr = \"/ip4/127.0.0.1/tcp/6000\""), "{b1}");
+        assert!(b1.contains("addr = \"/ip4/127.0.0.1/tcp/7200\""), "{b1}");
+
+        // Without proxies every relay is given every other relay's own address.
+        let plain = tempfile::tempdir().unwrap();
+        let relays = write_relays(plain.path(), &ea, &eb, "picsou", Ports::Fixed).unwrap();
+        let a0 = std::fs::read_to_string(&relays[0].config).unwrap();
+        assert!(a0.contains("addr = \"/ip4/127.0.0.1/tcp/7200\""), "{a0}");
+        assert!(
+            write_relays_with(
+                plain.path(),
+                &ea,
+                &eb,
+                "picsou",
+                Ports::Fixed,
+                Some(&proxies[..3])
+            )
+            .is_err()
+        );
+    }
 }

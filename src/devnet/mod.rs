@@ -7,9 +7,15 @@
 //! …}, "rpc": [relay RPC URLs]}`. With `--transfers N` it stops once N transfers per direction
 //! are committed (or nothing progressed for `--stall-timeout` seconds) and prints a summary
 //! (`--json`: one JSON object); without it, it runs until Ctrl-C.
+//!
+//! With `--chaos` it runs load for `--duration` seconds while injecting a seeded schedule of
+//! faults (relay kills, partitions between the clusters, validator outages), then drains and
+//! checks every transfer against both chains: see [`chaos`].
 
+mod chaos;
 mod layout;
 mod procs;
+mod proxy;
 pub mod traffic;
 
 pub use layout::{Ports, RelayFiles, write_relays, write_specs};
@@ -58,6 +64,28 @@ pub struct DevnetArgs {
     /// Give up when no transfer was committed for this many seconds.
     #[arg(long, default_value_t = 60)]
     pub stall_timeout: u64,
+    /// Chaos run: keep load running for --duration seconds while injecting a seeded schedule
+    /// of faults (SIGKILL and restart of relays, all links between the clusters cut, a relay's
+    /// validator unreachable; never more than u relays per side at once), then heal, drain and
+    /// check every transfer against both chains. Fails if anything was lost, duplicated or
+    /// forged, or balances do not add up.
+    #[arg(long, conflicts_with_all = ["transfers", "kill_relays_at"])]
+    pub chaos: bool,
+    /// Seconds of load (with faults) in a chaos run.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub duration: u64,
+    /// Seed of the chaos schedule (printed at start; the same seed replays the same schedule)
+    /// [default: random].
+    #[arg(long, value_name = "SEED")]
+    pub chaos_seed: Option<u64>,
+    /// Fault kinds a chaos run injects, comma-separated: relay_kill, partition,
+    /// validator_offline [default: all three].
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub chaos_faults: Vec<String>,
+    /// Longest wait, after a chaos run's load stops, for every transfer to be committed and
+    /// every relay to be ready again, in seconds.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub drain_timeout: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +113,20 @@ struct Summary {
 pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
     if !(args.rate > 0.0 && args.rate <= 100_000.0) {
         anyhow::bail!("--rate must be in (0, 100000], got {}", args.rate);
+    }
+    if args.chaos {
+        chaos::wanted_kinds(&args.chaos_faults)?;
+    } else {
+        for (given, flag) in [
+            (args.chaos_seed.is_some(), "--chaos-seed"),
+            (args.duration != 120, "--duration"),
+            (args.drain_timeout != 120, "--drain-timeout"),
+            (!args.chaos_faults.is_empty(), "--chaos-faults"),
+        ] {
+            if given {
+                anyhow::bail!("{flag} only applies to a chaos run: add --chaos");
+            }
+        }
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,13 +185,40 @@ async fn run_async(args: DevnetArgs) -> anyhow::Result<()> {
         dir.join("logs/chain-b.log"),
     )
     .await?;
-    let relays = layout::write_relays(
-        &dir,
-        &ann_a.endpoints,
-        &ann_b.endpoints,
-        &args.protocol,
-        layout::Ports::Free,
-    )?;
+    // A chaos run puts cutting proxies in front of every relay's libp2p port (for the other
+    // cluster) and every validator endpoint (for its relay).
+    let (mut chaos_net, seed) = if args.chaos {
+        let seed = args.chaos_seed.unwrap_or_else(rand::random);
+        (
+            Some(chaos::ChaosNet::bind(&ann_a.endpoints, &ann_b.endpoints).await?),
+            Some(seed),
+        )
+    } else {
+        (None, None)
+    };
+    let relays = match &chaos_net {
+        None => layout::write_relays(
+            &dir,
+            &ann_a.endpoints,
+            &ann_b.endpoints,
+            &args.protocol,
+            layout::Ports::Free,
+        )?,
+        Some(net) => {
+            let (ea, eb) = net.relay_endpoints();
+            layout::write_relays_with(
+                &dir,
+                ea,
+                eb,
+                &args.protocol,
+                layout::Ports::Free,
+                Some(&net.p2p_addrs()),
+            )?
+        }
+    };
+    if let Some(net) = &mut chaos_net {
+        net.start_p2p(&relays)?;
+    }
     let mut procs = Vec::new();
     for r in &relays {
         procs.push(Proc::start(
@@ -163,24 +232,41 @@ async fn run_async(args: DevnetArgs) -> anyhow::Result<()> {
         )?);
     }
     let rpc_urls: Vec<String> = relays.iter().map(RelayFiles::rpc_url).collect();
-    println!(
-        "{}",
-        serde_json::json!({
-            "dir": dir.display().to_string(),
-            "chains": { "a": ann_a, "b": ann_b },
-            "rpc": rpc_urls,
-        })
-    );
+    let mut announce = serde_json::json!({
+        "dir": dir.display().to_string(),
+        "chains": { "a": ann_a, "b": ann_b },
+        "rpc": rpc_urls,
+    });
+    if let Some(seed) = seed {
+        announce["chaos_seed"] = seed.into();
+    }
+    println!("{announce}");
 
-    let result = drive(
-        &args,
-        &dir,
-        &relays,
-        &mut procs,
-        &ann_a.endpoints,
-        &ann_b.endpoints,
-    )
-    .await;
+    let result = match (&chaos_net, seed) {
+        (Some(net), Some(seed)) => {
+            chaos::drive(
+                &args,
+                &dir,
+                &relays,
+                &mut procs,
+                (&ann_a.endpoints, &ann_b.endpoints),
+                net,
+                seed,
+            )
+            .await
+        }
+        _ => {
+            drive(
+                &args,
+                &dir,
+                &relays,
+                &mut procs,
+                &ann_a.endpoints,
+                &ann_b.endpoints,
+            )
+            .await
+        }
+    };
 
     for p in procs.iter_mut() {
         if let Some(s) = p.stop().await
@@ -224,6 +310,102 @@ async fn wait_ready(relays: &[RelayFiles], deadline: Duration) -> anyhow::Result
     Ok(())
 }
 
+/// The devnet's load: a follower of each chain and a `BridgeOut` generator per direction, all
+/// recording into one ledger.
+#[derive(Debug)]
+struct Traffic {
+    ledger: traffic::Shared,
+    side_a: ChainSide,
+    side_b: ChainSide,
+    followers: tokio::task::JoinSet<()>,
+    load: tokio::task::JoinSet<()>,
+}
+
+impl Traffic {
+    /// Starts following both chains (through `endpoints_*[0]`) and submitting at `--rate`,
+    /// up to `limit` transfers per direction.
+    fn start(
+        args: &DevnetArgs,
+        endpoints_a: &[String],
+        endpoints_b: &[String],
+        limit: Option<u64>,
+    ) -> anyhow::Result<Traffic> {
+        let (n_a, n_b) = (usize::from(args.nodes_a), usize::from(args.nodes_b));
+        let ca = layout::chain_config(ChainKind::Algorand, n_a, n_b);
+        let cb = layout::chain_config(ChainKind::Resdb, n_b, n_a);
+        let engine = |c: &chains::devnet::DevnetConfig, n: usize| -> anyhow::Result<EngineConfig> {
+            Ok(EngineConfig::devnet(
+                c.kind,
+                ChainId::new(c.chain_id())?,
+                &c.seed,
+                n as u64,
+                c.accounts,
+            ))
+        };
+        let side_a = ChainSide {
+            engine: engine(&ca, n_a)?,
+            endpoints: endpoints_a.to_vec(),
+        };
+        let side_b = ChainSide {
+            engine: engine(&cb, n_b)?,
+            endpoints: endpoints_b.to_vec(),
+        };
+        let ledger = traffic::Shared::default();
+        let mut followers = tokio::task::JoinSet::new();
+        followers.spawn(traffic::follow(
+            endpoints_a[0].clone(),
+            ChainKind::Algorand,
+            side_a.engine.chain_id.clone(),
+            0,
+            1,
+            ledger.clone(),
+        ));
+        followers.spawn(traffic::follow(
+            endpoints_b[0].clone(),
+            ChainKind::Resdb,
+            side_b.engine.chain_id.clone(),
+            1,
+            0,
+            ledger.clone(),
+        ));
+        let mut load = tokio::task::JoinSet::new();
+        load.spawn(traffic::drive(
+            0,
+            side_a.clone(),
+            side_b.clone(),
+            args.rate,
+            limit,
+            ledger.clone(),
+        ));
+        load.spawn(traffic::drive(
+            1,
+            side_b.clone(),
+            side_a.clone(),
+            args.rate,
+            limit,
+            ledger.clone(),
+        ));
+        Ok(Traffic {
+            ledger,
+            side_a,
+            side_b,
+            followers,
+            load,
+        })
+    }
+
+    /// Stops submitting; the followers keep recording commits.
+    fn stop_load(&mut self) {
+        self.load.abort_all();
+    }
+
+    /// Stops everything.
+    fn stop(&mut self) {
+        self.load.abort_all();
+        self.followers.abort_all();
+    }
+}
+
 async fn drive(
     args: &DevnetArgs,
     dir: &std::path::Path,
@@ -233,60 +415,8 @@ async fn drive(
     endpoints_b: &[String],
 ) -> anyhow::Result<()> {
     wait_ready(relays, Duration::from_secs(60)).await?;
-    let (n_a, n_b) = (usize::from(args.nodes_a), usize::from(args.nodes_b));
-    let ca = layout::chain_config(ChainKind::Algorand, n_a, n_b);
-    let cb = layout::chain_config(ChainKind::Resdb, n_b, n_a);
-    let engine = |c: &chains::devnet::DevnetConfig, n: usize| -> anyhow::Result<EngineConfig> {
-        Ok(EngineConfig::devnet(
-            c.kind,
-            ChainId::new(c.chain_id())?,
-            &c.seed,
-            n as u64,
-            c.accounts,
-        ))
-    };
-    let side_a = ChainSide {
-        engine: engine(&ca, n_a)?,
-        endpoints: endpoints_a.to_vec(),
-    };
-    let side_b = ChainSide {
-        engine: engine(&cb, n_b)?,
-        endpoints: endpoints_b.to_vec(),
-    };
-    let ledger = traffic::Shared::default();
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(traffic::follow(
-        endpoints_a[0].clone(),
-        ChainKind::Algorand,
-        side_a.engine.chain_id.clone(),
-        0,
-        1,
-        ledger.clone(),
-    ));
-    tasks.spawn(traffic::follow(
-        endpoints_b[0].clone(),
-        ChainKind::Resdb,
-        side_b.engine.chain_id.clone(),
-        1,
-        0,
-        ledger.clone(),
-    ));
-    tasks.spawn(traffic::drive(
-        0,
-        side_a.clone(),
-        side_b.clone(),
-        args.rate,
-        args.transfers,
-        ledger.clone(),
-    ));
-    tasks.spawn(traffic::drive(
-        1,
-        side_b,
-        side_a,
-        args.rate,
-        args.transfers,
-        ledger.clone(),
-    ));
+    let mut traffic = Traffic::start(args, endpoints_a, endpoints_b, args.transfers)?;
+    let ledger = traffic.ledger.clone();
 
     let multi = MultiProgress::new();
     if args.json {
@@ -396,7 +526,7 @@ async fn drive(
             }
         }
     }
-    tasks.abort_all();
+    traffic.stop();
     for b in &bars {
         b.finish();
     }

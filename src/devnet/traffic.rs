@@ -86,6 +86,13 @@ impl Ledger {
         &mut self.dirs[d]
     }
 
+    /// Ids of the transfers direction `d` submitted: every one the source chain accepted, plus
+    /// the one whose submission was in flight if the load was stopped mid-call (so at most
+    /// `summary(d).submitted + 1` ids).
+    pub fn submitted_ids(&self, d: usize) -> Vec<TransferId> {
+        self.dirs[d].tracks.keys().copied().collect()
+    }
+
     /// Summary of direction `d` (0: A→B, 1: B→A).
     pub fn summary(&self, d: usize) -> DirectionSummary {
         let dir = &self.dirs[d];
