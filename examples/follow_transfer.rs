@@ -10,8 +10,7 @@
 use chains::devnet::client::DevnetClient;
 use chains::devnet::default_chain_id;
 use chains::engine::EngineConfig;
-use chains::tx::{Tx, TxBody, transfer_id};
-use chains::types::{Amount, ChainId, ChainKind};
+use chains::types::{ChainId, ChainKind};
 use rpc::client::RelayClient;
 use std::time::{Duration, Instant};
 
@@ -49,16 +48,8 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .map_or(0, |a| a.nonce)
         + 1;
-    let body = TxBody::BridgeOut {
-        from: payer.address(),
-        dest_chain: dst.chain_id.clone(),
-        recipient: dst.account_key(7).address(),
-        amount: Amount(42),
-        nonce,
-    };
-    let tx = Tx::sign(kind, &src.chain_id, body, &payer);
+    let (tx, id) = src.bridge_out(&dst, 7, 42, nonce);
     let tx_id = chain.submit(&tx).await?;
-    let id = transfer_id(&src.chain_id, &tx_id);
     println!(
         "submitted BridgeOut {} → transfer {}",
         tx_id.0.to_hex(),

@@ -24,8 +24,8 @@ use chains::devnet::{Announcement, DEFAULT_ACCOUNTS, default_chain_id};
 use chains::engine::{AnyExporter, EngineConfig, PeerSpec};
 use chains::ledger::FollowingVerifier;
 use chains::model::ExportEntry;
-use chains::tx::{BridgeTransfer, Tx, TxBody, transfer_id};
-use chains::types::{Amount, ChainId, ChainKind, ExportIndex, Height, TransferId};
+use chains::tx::{BridgeTransfer, TxBody};
+use chains::types::{ChainId, ChainKind, ExportIndex, Height, TransferId};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use relayer::node::byzantine::{Behaviour, Byzantine};
 use relayer::node::evidence::{Signed, bad_proofs};
@@ -381,7 +381,7 @@ impl Devnet {
                         known.map_or(0, |a| a.nonce) + 1
                     }
                 };
-                let (tx, id) = bridge_out(src, dst, account, 1 + t, nonce);
+                let (tx, id) = src.bridge_out(dst, account, 1 + t, nonce);
                 client
                     .submit(&tx)
                     .await
@@ -731,27 +731,6 @@ fn misbehaviour(metrics: &str) -> BTreeMap<(String, String), u64> {
         }
     }
     out
-}
-
-/// A signed `BridgeOut` from devnet account `account` of `src` to the same account of `dst`.
-fn bridge_out(
-    src: &EngineConfig,
-    dst: &EngineConfig,
-    account: u64,
-    amount: u64,
-    nonce: u64,
-) -> (Tx, TransferId) {
-    let key = src.account_key(account);
-    let body = TxBody::BridgeOut {
-        from: key.address(),
-        dest_chain: dst.chain_id.clone(),
-        recipient: dst.account_key(account).address(),
-        amount: Amount(amount),
-        nonce,
-    };
-    let tx = Tx::sign(src.kind, &src.chain_id, body, &key);
-    let id = transfer_id(&src.chain_id, &tx.id(src.kind, &src.chain_id));
-    (tx, id)
 }
 
 /// `init` writes fixed ports; give every relay free ones and point it at the chain processes.

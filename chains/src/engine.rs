@@ -12,8 +12,10 @@ use crate::keys::{AccountKey, derive_secret, sha512_256};
 use crate::ledger::{Account, Checked, Ledger, LedgerError, PeerClient};
 use crate::model::{Block, ExportEntry, ExportError, Exporter, Model, SignedMessage};
 use crate::resdb::{self, KeyScheme, ReplicaSigner, Resdb};
-use crate::tx::{Tx, TxRecord};
-use crate::types::{Address, Amount, ChainId, ChainKind, Epoch, Hash32, Height, Stake, TxId};
+use crate::tx::{Tx, TxBody, TxRecord, transfer_id};
+use crate::types::{
+    Address, Amount, ChainId, ChainKind, Epoch, Hash32, Height, Stake, TransferId, TxId,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use thiserror::Error;
@@ -89,6 +91,28 @@ impl EngineConfig {
     /// The signing key of devnet account `i`.
     pub fn account_key(&self, i: u64) -> AccountKey {
         AccountKey::devnet(self.kind, &self.seed, i)
+    }
+
+    /// A signed `BridgeOut` of `amount` from devnet account `account` of this chain to the
+    /// same-numbered account of `dst`, with `nonce`, and the id of the transfer it makes.
+    pub fn bridge_out(
+        &self,
+        dst: &EngineConfig,
+        account: u64,
+        amount: u64,
+        nonce: u64,
+    ) -> (Tx, TransferId) {
+        let key = self.account_key(account);
+        let body = TxBody::BridgeOut {
+            from: key.address(),
+            dest_chain: dst.chain_id.clone(),
+            recipient: dst.account_key(account).address(),
+            amount: Amount(amount),
+            nonce,
+        };
+        let tx = Tx::sign(self.kind, &self.chain_id, body, &key);
+        let id = transfer_id(&self.chain_id, &tx.id(self.kind, &self.chain_id));
+        (tx, id)
     }
 
     fn genesis_balances(&self) -> Vec<(Address, Amount)> {

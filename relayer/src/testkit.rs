@@ -5,10 +5,14 @@
 //! SHA-256 per entry, so simulations of millions of deliveries stay fast, yet a relay that
 //! forges or alters an entry is still caught.
 
-use crate::protocol::{Entry, EntryVerifier, ProofError};
-use crate::types::{Side, StreamIndex};
+use crate::protocol::{
+    Batch, Delivery, Entry, EntryVerifier, Event, PersistId, PersistOp, ProofError, Protocol,
+    ProtocolKind, StreamStatus, Transmit,
+};
+use crate::types::{NodeId, Side, StreamIndex, Time};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 
 /// Length of a test proof.
 pub const PROOF_LEN: usize = 16;
@@ -108,5 +112,41 @@ mod tests {
         assert!(v.verify(Side::A, &altered).is_err(), "wrong payload");
         let other_chain = TestChain::new(8).verifier();
         assert!(other_chain.verify(Side::A, &e).is_err(), "other chain");
+    }
+}
+
+/// A protocol that emits the transmits it was given and does nothing else: what a test puts
+/// under a wrapper of the core (the simulator's faulty nodes, the node's Byzantine relays).
+#[derive(Debug, Default)]
+pub struct Scripted {
+    /// Emitted in order by `poll_transmit`.
+    pub out: VecDeque<Transmit>,
+}
+
+impl Protocol for Scripted {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::Picsou
+    }
+    fn handle_committed(&mut self, _: Time, _: Entry) {}
+    fn handle_batch(&mut self, _: Time, _: NodeId, _: Batch) {}
+    fn handle_timeout(&mut self, _: Time) {}
+    fn handle_persisted(&mut self, _: PersistId) {}
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+    fn poll_persist(&mut self) -> Option<PersistOp> {
+        None
+    }
+    fn poll_deliver(&mut self) -> Option<Delivery> {
+        None
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Time> {
+        None
+    }
+    fn status(&self) -> StreamStatus {
+        StreamStatus::default()
     }
 }

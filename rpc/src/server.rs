@@ -296,14 +296,7 @@ fn rpc_module(
         .map_err(reg)?;
     }
 
-    // Discovery: every method this server answers (subscriptions and itself included), sorted.
-    let mut names: Vec<&'static str> = m.method_names().chain(["rpc_methods"]).collect();
-    names.sort_unstable();
-    m.register_method("rpc_methods", move |params, _, _| {
-        Args::parse(&params, &[])?;
-        Ok::<_, ErrorObjectOwned>(names.clone())
-    })
-    .map_err(reg)?;
+    chains::devnet::params::register_rpc_methods(&mut m).map_err(reg)?;
     Ok(m)
 }
 

@@ -2,7 +2,6 @@
 //! chain at `--chain` to the same-numbered account of the other chain, prints the transfer id,
 //! and with `--follow RELAY_URL` (a relay of the destination chain) follows it to `committed`.
 
-use crate::devnet::traffic::bridge_out;
 use anyhow::Context as _;
 use chains::devnet::client::DevnetClient;
 use chains::devnet::default_chain_id;
@@ -64,7 +63,7 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
         .await?
         .map_or(0, |a| a.nonce)
         + 1;
-    let (tx, id) = bridge_out(&src, &dst, args.account, args.amount, nonce);
+    let (tx, id) = src.bridge_out(&dst, args.account, args.amount, nonce);
     chain
         .submit(&tx)
         .await

@@ -6,8 +6,8 @@
 use chains::adapter::ChainFollower as _;
 use chains::devnet::client::DevnetClient;
 use chains::engine::EngineConfig;
-use chains::tx::{BridgeTransfer, Tx, TxBody, transfer_id};
-use chains::types::{Amount, ChainId, ChainKind, Height, TransferId};
+use chains::tx::{BridgeTransfer, TxBody};
+use chains::types::{ChainId, ChainKind, Height, TransferId};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -144,28 +144,6 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Ledger> {
     s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A signed `BridgeOut` from devnet account `account` of `src` to the same-numbered account of
-/// `dst`, and the id of the transfer it makes.
-pub fn bridge_out(
-    src: &EngineConfig,
-    dst: &EngineConfig,
-    account: u64,
-    amount: u64,
-    nonce: u64,
-) -> (Tx, TransferId) {
-    let key = src.account_key(account);
-    let body = TxBody::BridgeOut {
-        from: key.address(),
-        dest_chain: dst.chain_id.clone(),
-        recipient: dst.account_key(account).address(),
-        amount: Amount(amount),
-        nonce,
-    };
-    let tx = Tx::sign(src.kind, &src.chain_id, body, &key);
-    let id = transfer_id(&src.chain_id, &tx.id(src.kind, &src.chain_id));
-    (tx, id)
-}
-
 /// Submits up to `limit` transfers from `src` to `dst` at `rate` per second (direction `d`).
 pub async fn drive(
     d: usize,
@@ -202,13 +180,9 @@ pub async fn drive(
         tick.tick().await;
         let acct = (i % accounts) as usize;
         nonces[acct] += 1;
-        let (tx, id) = bridge_out(
-            &src.engine,
-            &dst.engine,
-            acct as u64,
-            1 + i % 100,
-            nonces[acct],
-        );
+        let (tx, id) = src
+            .engine
+            .bridge_out(&dst.engine, acct as u64, 1 + i % 100, nonces[acct]);
         {
             let mut l = lock(&ledger);
             let dir = l.dir(d);

@@ -6,8 +6,24 @@
 //! a caller never has to guess which argument was refused. Values are never echoed back at
 //! length.
 
+use jsonrpsee::RpcModule;
+use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::{ErrorObjectOwned, Params, error::INVALID_PARAMS_CODE};
 use serde_json::Value;
+
+/// Registers `rpc_methods` (no parameters): the names of every method `m` answers at this
+/// point, subscriptions and `rpc_methods` itself included, sorted. Call it last.
+pub fn register_rpc_methods<C: Send + Sync + 'static>(
+    m: &mut RpcModule<C>,
+) -> Result<(), RegisterMethodError> {
+    let mut names: Vec<&'static str> = m.method_names().chain(["rpc_methods"]).collect();
+    names.sort_unstable();
+    m.register_method("rpc_methods", move |params, _, _| {
+        Args::parse(&params, &[])?;
+        Ok::<_, ErrorObjectOwned>(names.clone())
+    })?;
+    Ok(())
+}
 
 /// An `invalid params` error; `what` starts with the parameter's name in backticks.
 pub fn invalid(what: impl std::fmt::Display) -> ErrorObjectOwned {

@@ -407,42 +407,9 @@ impl Protocol for Liar {
 mod tests {
     use super::*;
     use crate::protocol::{ClusterConfig, Params};
+    use crate::testkit::Scripted;
     use crate::types::Side;
     use chains::types::{Address, ChainId, ExportIndex};
-
-    /// Emits the transmits it is given, nothing else.
-    #[derive(Debug, Default)]
-    struct Scripted {
-        out: VecDeque<Transmit>,
-    }
-
-    impl Protocol for Scripted {
-        fn kind(&self) -> ProtocolKind {
-            ProtocolKind::Picsou
-        }
-        fn handle_committed(&mut self, _: Time, _: Entry) {}
-        fn handle_batch(&mut self, _: Time, _: NodeId, _: Batch) {}
-        fn handle_timeout(&mut self, _: Time) {}
-        fn handle_persisted(&mut self, _: PersistId) {}
-        fn poll_transmit(&mut self) -> Option<Transmit> {
-            self.out.pop_front()
-        }
-        fn poll_persist(&mut self) -> Option<PersistOp> {
-            None
-        }
-        fn poll_deliver(&mut self) -> Option<Delivery> {
-            None
-        }
-        fn poll_event(&mut self) -> Option<Event> {
-            None
-        }
-        fn poll_timeout(&self) -> Option<Time> {
-            None
-        }
-        fn status(&self) -> StreamStatus {
-            StreamStatus::default()
-        }
-    }
 
     fn transfer(k: u64) -> BridgeTransfer {
         BridgeTransfer {

@@ -555,6 +555,7 @@ impl Protocol for Faulty {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::Scripted;
 
     #[test]
     fn specs_parse_and_print_back() {
@@ -585,40 +586,6 @@ mod tests {
         ] {
             let err = bad.parse::<FaultSpec>().unwrap_err();
             assert!(err.contains("bad fault"), "{bad}: {err}");
-        }
-    }
-
-    /// Emits a fixed list of transmits, nothing else.
-    #[derive(Debug, Default)]
-    struct Scripted {
-        out: VecDeque<Transmit>,
-    }
-
-    impl Protocol for Scripted {
-        fn kind(&self) -> ProtocolKind {
-            ProtocolKind::Picsou
-        }
-        fn handle_committed(&mut self, _: Time, _: Entry) {}
-        fn handle_batch(&mut self, _: Time, _: NodeId, _: Batch) {}
-        fn handle_timeout(&mut self, _: Time) {}
-        fn handle_persisted(&mut self, _: PersistId) {}
-        fn poll_transmit(&mut self) -> Option<Transmit> {
-            self.out.pop_front()
-        }
-        fn poll_persist(&mut self) -> Option<PersistOp> {
-            None
-        }
-        fn poll_deliver(&mut self) -> Option<Delivery> {
-            None
-        }
-        fn poll_event(&mut self) -> Option<Event> {
-            None
-        }
-        fn poll_timeout(&self) -> Option<Time> {
-            None
-        }
-        fn status(&self) -> StreamStatus {
-            StreamStatus::default()
         }
     }
 
