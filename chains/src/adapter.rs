@@ -16,7 +16,8 @@ use thiserror::Error;
 /// Why a chain call failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AdapterError {
-    /// The chain could not be reached or answered nonsense; retry later.
+    /// The chain could not be reached, answered nonsense, or cannot verify the transaction's
+    /// proof yet; retry later.
     #[error("chain unavailable: {0}")]
     Unavailable(String),
     /// The chain refused the transaction (the reason is final for these bytes).

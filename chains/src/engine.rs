@@ -269,6 +269,13 @@ pub enum EngineError {
     Export(#[from] ExportError),
 }
 
+impl EngineError {
+    /// Whether a refused submission may pass later (see [`LedgerError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, EngineError::Ledger(e) if e.is_transient())
+    }
+}
+
 /// A submitted transaction's fate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

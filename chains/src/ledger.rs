@@ -83,6 +83,15 @@ pub enum LedgerError {
     Overflow,
 }
 
+impl LedgerError {
+    /// Whether the refusal may go away by itself: a `BridgeIn` whose proof needs a validator set
+    /// this chain's light client has not learned yet (an earlier transfer, still to be applied,
+    /// carries it). See [`VerifyError::is_transient`].
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LedgerError::Proof(e) if e.is_transient())
+    }
+}
+
 /// A light client of another chain, either kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -740,3 +740,23 @@ fn following_verifier_learns_epochs_from_entries() {
     v.verify(e.k, &e.payload, &p.to_bytes()).unwrap();
     assert!(v.verify(ExportIndex(5), &e.payload, &e.proof).is_err());
 }
+
+#[test]
+fn a_bridge_in_ahead_of_the_learned_epochs_is_refused_for_now_not_for_good() {
+    // Epoch length 2, one bridge-out per block: entry 39's proof starts at entry 23's epoch.
+    let (mut a, mut b) = engines(2);
+    let rb = addr(&b, 0);
+    for i in 0..40u64 {
+        bridge_out(&mut a, i % 4, rb, 1 + i, i / 4 + 1);
+        a.produce_block(i).unwrap();
+    }
+    let entries = a.export_all().unwrap();
+    let early = deliver(&mut b, &entries[39]).unwrap_err();
+    assert!(early.is_transient(), "{early}");
+    // Once the entries before it are applied, the same bytes pass.
+    for (t, e) in entries[..39].iter().enumerate() {
+        deliver(&mut b, e).unwrap();
+        b.produce_block(100 + t as u64).unwrap();
+    }
+    deliver(&mut b, &entries[39]).unwrap();
+}

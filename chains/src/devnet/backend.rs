@@ -269,8 +269,8 @@ impl Backend {
     }
 
     /// Checks (signature or proof) and queues a transaction.
-    pub(crate) fn submit(&mut self, tx: Tx) -> Result<TxId, String> {
-        self.engine.submit_tx(tx).map_err(|e| e.to_string())
+    pub(crate) fn submit(&mut self, tx: Tx) -> Result<TxId, crate::engine::EngineError> {
+        self.engine.submit_tx(tx)
     }
 
     /// Produces and certifies the next block. `Ok(None)`: the online validators have no quorum

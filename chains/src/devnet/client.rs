@@ -314,6 +314,7 @@ const ADAPTER_MAX_BLOCKS: usize = 64;
 
 impl ClientError {
     /// The adapter's view: a refusal of the request itself is final (`Rejected`), anything else
+    /// (including a proof the chain cannot verify yet, [`super::NOT_YET_VERIFIABLE_CODE`])
     /// may pass on retry (`Unavailable`).
     fn into_adapter(self) -> AdapterError {
         match &self {

@@ -33,4 +33,6 @@ pub use config::{
     DEFAULT_ACCOUNTS, DevnetConfig, DevnetError, MAX_ACCOUNTS, MAX_BLOCK_INTERVAL, MAX_LOAD_TPS,
     MAX_VALIDATORS, default_chain_id,
 };
-pub use server::{Announcement, DEFAULT_WAIT_MS, MAX_WAIT_MS, RunningChain, start};
+pub use server::{
+    Announcement, DEFAULT_WAIT_MS, MAX_WAIT_MS, NOT_YET_VERIFIABLE_CODE, RunningChain, start,
+};

@@ -20,6 +20,10 @@
 //! | `chain_getValidatorSet` | `epoch` | the validator set of that epoch, `null` if not yet known |
 //! | `chain_isTransferApplied` | `transfer_id` (hex) | whether this chain minted that bridge transfer |
 //! | `rpc_methods` | | the names of every method above (and the unsubscribe), sorted |
+//!
+//! `chain_submitTransaction` answers `-32602` for a transaction refused for good, and
+//! [`NOT_YET_VERIFIABLE_CODE`] for a `BridgeIn` whose proof needs a validator set this chain has
+//! not learned yet (an earlier transfer carries it): that one may pass if submitted again later.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +46,10 @@ use super::load;
 use super::params::{Args, invalid_param};
 use crate::tx::Tx;
 use crate::types::{Address, ChainKind, Epoch, Hash32, Height, TransferId, TxId};
+
+/// `chain_submitTransaction`'s error code for a refusal that may go away: the proof needs a
+/// validator set this chain has not learned yet.
+pub const NOT_YET_VERIFIABLE_CODE: i32 = -32001;
 
 /// Longest `timeout_ms` accepted by `chain_waitForBlock`.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -397,11 +405,17 @@ fn rpc_module(ctx: Endpoint) -> Result<RpcModule<Endpoint>, DevnetError> {
         let bytes = a.hex(0)?;
         let tx = Tx::from_bytes(&bytes)
             .map_err(|e| invalid_param("tx", format!("malformed transaction: {e}")))?;
-        let id = ctx
-            .shared
-            .backend()?
-            .submit(tx)
-            .map_err(|why| invalid_param("tx", format!("rejected: {why}")))?;
+        let id = ctx.shared.backend()?.submit(tx).map_err(|why| {
+            if why.is_transient() {
+                ErrorObjectOwned::owned(
+                    NOT_YET_VERIFIABLE_CODE,
+                    format!("not yet verifiable, submit again later: {why}"),
+                    None::<()>,
+                )
+            } else {
+                invalid_param("tx", format!("rejected: {why}"))
+            }
+        })?;
         Ok::<_, ErrorObjectOwned>(id.0.to_hex())
     })
     .map_err(reg)?;
