@@ -26,7 +26,12 @@ pub fn init(level: &str, json: bool) -> anyhow::Result<LevelControl> {
         .map_err(|e| anyhow::anyhow!("log level {level:?}: {e}"))?;
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only for a terminal: a log file or journald gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     if json {
         registry.with(fmt.json()).try_init()?;
     } else {

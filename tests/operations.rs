@@ -526,7 +526,24 @@ fn metrics_are_strict_openmetrics_agree_with_the_relays_and_cover_the_dashboard(
         }
     });
 
-    let key: [(&str, &str); 17] = [
+    // The transfer and readiness gauges refresh on their own (at most once a second), without
+    // anyone asking relay_status; every inbound commit was seen live, so it has a latency.
+    for r in &net.relays {
+        wait_until(SETTLE, &format!("{}'s transfer gauges", r.name), || {
+            let m = parse(&scrape_text(&rt, r).ok_or("no scrape")?);
+            let seen = (
+                labelled(&m, "picsou_transfers", "status", "committed"),
+                labelled(&m, "picsou_transfers", "status", "acknowledged"),
+                value(&m, "picsou_ready"),
+            );
+            if seen == (Some(N as f64), Some(N as f64), 1.0) {
+                Ok(())
+            } else {
+                Err(format!("(committed, acknowledged, ready) = {seen:?}"))
+            }
+        });
+    }
+    let key: [(&str, &str); 20] = [
         ("picsou_stream_exported", "gauge"),
         ("picsou_stream_quack", "gauge"),
         ("picsou_stream_lag", "gauge"),
@@ -544,14 +561,14 @@ fn metrics_are_strict_openmetrics_agree_with_the_relays_and_cover_the_dashboard(
         ("picsou_storage_flush_seconds", "histogram"),
         ("picsou_peers_connected", "gauge"),
         ("picsou_refused_connections", "counter"),
+        ("picsou_remote_connected_stake", "gauge"),
+        ("picsou_remote_quorum_stake", "gauge"),
+        ("picsou_ready", "gauge"),
     ];
     let mut exported: BTreeMap<String, String> = BTreeMap::new();
     let mut blamed = 0.0;
     let mut submitted: BTreeMap<u8, f64> = BTreeMap::new();
     for r in &net.relays {
-        let client = RelayClient::new(&r.url()).expect("a client");
-        // The driver refreshes picsou_transfers when relay_status is asked.
-        rt.block_on(client.status()).expect("relay_status");
         let text = scrape_text(&rt, r).expect("a scrape");
         let m = parse(&text);
         let families = check_names(&text);
@@ -587,6 +604,18 @@ fn metrics_are_strict_openmetrics_agree_with_the_relays_and_cover_the_dashboard(
             r.name
         );
         assert_eq!(value(&m, "picsou_peers_connected"), 7.0, "{}", r.name);
+        assert_eq!(
+            value(&m, "picsou_remote_connected_stake"),
+            4.0,
+            "{}: every relay of the other cluster",
+            r.name
+        );
+        assert_eq!(
+            value(&m, "picsou_remote_quorum_stake"),
+            2.0,
+            "{}: u + 1",
+            r.name
+        );
         assert!(value(&m, "picsou_chain_height") > 0.0, "{}", r.name);
         // A relay submits what it delivers unless its chain already applied it.
         assert!(value(&m, "picsou_submissions") <= N as f64, "{}", r.name);
@@ -596,6 +625,23 @@ fn metrics_are_strict_openmetrics_agree_with_the_relays_and_cover_the_dashboard(
         assert!(
             histograms["picsou_storage_flush_seconds"] > 0,
             "{}: delivering entries flushed the database",
+            r.name
+        );
+        assert_eq!(
+            histograms["picsou_transfer_latency_seconds"], N,
+            "{}: one latency per inbound transfer committed",
+            r.name
+        );
+        let latency_sum: f64 = m.families["picsou_transfer_latency_seconds"]
+            .iter_samples()
+            .filter_map(|s| match &s.value {
+                OpenMetricsValue::Histogram(h) => h.sum.as_ref().map(|v| v.as_f64()),
+                _ => None,
+            })
+            .sum();
+        assert!(
+            latency_sum > 0.0,
+            "{}: source finality precedes destination commit",
             r.name
         );
         // Misbehaviour is blamed on B0, for its signatures, and on nobody else.
@@ -698,6 +744,11 @@ fn ready_turns_503_when_the_other_cluster_is_killed_and_200_when_it_returns() {
         body["remote_connected_stake"], 0,
         "no relay of cluster B is connected: {body}"
     );
+    // The metrics say the same.
+    let (_, text) = http_get(a0.rpc, "/metrics").expect("a scrape");
+    let m = parse(&text);
+    assert_eq!(value(&m, "picsou_ready"), 0.0, "{text}");
+    assert_eq!(value(&m, "picsou_remote_connected_stake"), 0.0, "{text}");
     assert_eq!(body["remote_quorum_stake"], 2, "u + 1 of 4: {body}");
     assert_eq!(
         body["validator_reachable"], true,

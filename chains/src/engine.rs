@@ -179,6 +179,14 @@ pub enum PeerSpec {
 }
 
 impl PeerSpec {
+    /// The chain's kind.
+    pub fn kind(&self) -> ChainKind {
+        match self {
+            PeerSpec::Algorand { .. } => ChainKind::Algorand,
+            PeerSpec::Resdb { .. } => ChainKind::Resdb,
+        }
+    }
+
     /// The followed chain's id.
     pub fn chain_id(&self) -> &ChainId {
         match self {

@@ -162,6 +162,21 @@ pub fn verify_export(
     client.verify_export(k, payload, proof)
 }
 
+/// The source block timestamp (ms) an export proof of a `kind` chain names: decoded, not
+/// verified. For proofs a chain has already verified and applied (the `BridgeIn` records of its
+/// blocks), e.g. to measure how long a transfer took from source finality to destination commit.
+pub fn export_timestamp_ms(kind: ChainKind, proof: &[u8]) -> Result<u64, VerifyError> {
+    use crate::model::{ExportProof, Model};
+    Ok(match kind {
+        ChainKind::Algorand => algorand::Algorand::timestamp_ms(
+            &ExportProof::<algorand::Algorand>::from_bytes(proof)?.header,
+        ),
+        ChainKind::Resdb => {
+            resdb::Resdb::timestamp_ms(&ExportProof::<resdb::Resdb>::from_bytes(proof)?.header)
+        }
+    })
+}
+
 /// A light client shared behind a lock that adopts every validator set a verified entry teaches:
 /// what a relay's `EntryVerifier` wraps (its `verify` takes `&self`). Entries may arrive in any
 /// order; each one that verifies moves the client forward, so later entries need shorter proofs.

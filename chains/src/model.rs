@@ -42,6 +42,8 @@ pub trait Model: 'static + Sized + Send + Sync + Debug + Clone + PartialEq {
     fn epoch_length(p: &Self::Params) -> u64;
     /// The header's height.
     fn height(h: &Self::Header) -> Height;
+    /// The header's timestamp (milliseconds since the Unix epoch on the devnets).
+    fn timestamp_ms(h: &Self::Header) -> u64;
     /// The header's commitment to the block's transaction records.
     fn tx_root(h: &Self::Header) -> Hash32;
     /// The hash of the next epoch's validator set, if the header commits one.
@@ -228,6 +230,8 @@ pub struct VerifiedTransfer {
     pub height: Height,
     /// The source block's epoch.
     pub epoch: Epoch,
+    /// The source block's timestamp (milliseconds since the Unix epoch on the devnets).
+    pub timestamp_ms: u64,
     /// Validator sets the proof's transitions taught (adopt them with `adopt`).
     pub learned: LearnedSets,
 }
@@ -425,6 +429,7 @@ impl<M: Model> LightClient<M> {
             transfer,
             height: M::height(&p.header),
             epoch,
+            timestamp_ms: M::timestamp_ms(&p.header),
             learned: M::learned(learned),
         })
     }

@@ -486,6 +486,9 @@ impl Model for Algorand {
     fn height(h: &Header) -> Height {
         h.round
     }
+    fn timestamp_ms(h: &Header) -> u64 {
+        h.timestamp
+    }
     fn tx_root(h: &Header) -> Hash32 {
         h.txn_root
     }

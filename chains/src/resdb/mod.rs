@@ -591,6 +591,9 @@ impl Model for Resdb {
     fn height(h: &BatchHeader) -> Height {
         h.seq
     }
+    fn timestamp_ms(h: &BatchHeader) -> u64 {
+        h.timestamp
+    }
     fn tx_root(h: &BatchHeader) -> Hash32 {
         h.request_root
     }

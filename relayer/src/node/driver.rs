@@ -41,6 +41,9 @@ const CHAIN_SILENCE: Duration = Duration::from_secs(5);
 const FRAMES_PER_TURN: usize = 64;
 /// Capacity of the transfer-update broadcast.
 const TRANSFER_UPDATES: usize = 4096;
+/// How often, at most, `picsou_transfers{status}` and `picsou_ready` are refreshed (on chain
+/// events; connections and `relay_status` refresh them too).
+const GAUGES_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a node could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -265,7 +268,8 @@ pub async fn start_with(cfg: NodeConfig, opts: StartOptions) -> Result<RunningNo
         remote_stakes: cfg.remote().stakes.clone(),
         remote_quorum: Stake(cfg.remote().u.0 + 1),
         exporter: AnyExporter::new(&cfg.own_chain),
-        own_kind: own_chain_id_kind(&cfg),
+        own_kind: cfg.own_chain.kind(),
+        peer_kind: cfg.peer_chain.kind(),
         own_chain: own_chain_id,
         peer_chain: peer_chain_id,
         transfers: Transfers::default(),
@@ -280,6 +284,7 @@ pub async fn start_with(cfg: NodeConfig, opts: StartOptions) -> Result<RunningNo
         quack_dirty: false,
         startup_tip: None,
         caught_up: false,
+        gauges_refreshed: None,
         last_chain_ok: None,
         connected: BTreeSet::new(),
         misbehaviour: BTreeMap::new(),
@@ -306,13 +311,6 @@ pub async fn start_with(cfg: NodeConfig, opts: StartOptions) -> Result<RunningNo
     })
 }
 
-fn own_chain_id_kind(cfg: &NodeConfig) -> ChainKind {
-    match cfg.own_chain {
-        chains::engine::PeerSpec::Algorand { .. } => ChainKind::Algorand,
-        chains::engine::PeerSpec::Resdb { .. } => ChainKind::Resdb,
-    }
-}
-
 struct Driver {
     /// The database directory, for error messages.
     data_dir: String,
@@ -327,6 +325,8 @@ struct Driver {
     remote_quorum: Stake,
     exporter: AnyExporter,
     own_kind: ChainKind,
+    /// The other chain's kind (how to read the proofs of the entries it exports).
+    peer_kind: ChainKind,
     own_chain: ChainId,
     peer_chain: ChainId,
     transfers: Transfers,
@@ -342,6 +342,8 @@ struct Driver {
     quack_dirty: bool,
     startup_tip: Option<Height>,
     caught_up: bool,
+    /// When `picsou_transfers{status}` was last recounted.
+    gauges_refreshed: Option<Instant>,
     last_chain_ok: Option<Instant>,
     connected: BTreeSet<NodeId>,
     misbehaviour: BTreeMap<NodeId, u64>,
@@ -447,6 +449,7 @@ impl Driver {
                 self.metrics
                     .peers_connected
                     .set(self.connected.len() as i64);
+                self.set_readiness_gauges();
                 info!(peer = %n, "connected");
             }
             NetEvent::Disconnected(n) => {
@@ -454,6 +457,7 @@ impl Driver {
                 self.metrics
                     .peers_connected
                     .set(self.connected.len() as i64);
+                self.set_readiness_gauges();
                 info!(peer = %n, "disconnected");
             }
             NetEvent::Refused { peer_id, addr } => {
@@ -504,6 +508,11 @@ impl Driver {
     }
 
     fn on_chain(&mut self, ev: ChainEvent) {
+        self.on_chain_event(ev);
+        self.refresh_gauges();
+    }
+
+    fn on_chain_event(&mut self, ev: ChainEvent) {
         match ev {
             ChainEvent::Tip(h) => {
                 self.last_chain_ok = Some(Instant::now());
@@ -616,30 +625,47 @@ impl Driver {
                 continue;
             };
             let id = t.id().0.0;
-            if self.transfers.get(&id).is_none() {
-                let e = Entry {
-                    k: StreamIndex(k.0),
-                    payload: payload.clone().into(),
-                    proof: proof.clone().into(),
-                };
-                self.note_inbound(&e, Some(b));
-            }
             let tx_id = rec.tx.id(self.own_kind, &self.own_chain).0.0;
-            if let Some(r) = self.transfers.get_mut(&id)
-                && r.dest_height.is_none()
+            let newly_committed = match self.transfers.get_mut(&id) {
+                Some(r) if r.dest_height.is_none() => {
+                    r.dest_height = Some(b.height().0);
+                    r.dest_tx = Some(tx_id);
+                    r.error = None;
+                    r.updated_at = b.timestamp_ms();
+                    self.publish(&id);
+                    true
+                }
+                Some(_) => false,
+                // Applied before this relay received it (another relay submitted it).
+                None => {
+                    let e = Entry {
+                        k: StreamIndex(k.0),
+                        payload: payload.clone().into(),
+                        proof: proof.clone().into(),
+                    };
+                    self.note_inbound(&e, Some((b, tx_id))).is_some()
+                }
+            };
+            // Source finality to destination commit, both by block timestamps; only for commits
+            // seen live (the replay at start would count history again).
+            if newly_committed
+                && self.caught_up
+                && let Ok(source_ms) = chains::ledger::export_timestamp_ms(self.peer_kind, proof)
             {
-                r.dest_height = Some(b.height().0);
-                r.dest_tx = Some(tx_id);
-                r.error = None;
-                r.updated_at = b.timestamp_ms();
-                self.publish(&id);
+                let ms = b.timestamp_ms().saturating_sub(source_ms);
+                self.metrics.transfer_latency.observe(ms as f64 / 1000.0);
             }
         }
     }
 
-    /// Records an inbound entry this relay holds durably (or saw committed in `committed_in`).
-    /// Returns the transfer's id, or `None` if the payload is not a transfer.
-    fn note_inbound(&mut self, e: &Entry, committed_in: Option<&AnyBlock>) -> Option<[u8; 32]> {
+    /// Records an inbound entry this relay holds durably (or saw committed in `committed_in`, by
+    /// the `BridgeIn` transaction given). Returns the transfer's id, or `None` if the payload is
+    /// not a transfer.
+    fn note_inbound(
+        &mut self,
+        e: &Entry,
+        committed_in: Option<(&AnyBlock, [u8; 32])>,
+    ) -> Option<[u8; 32]> {
         let Ok(t) = BridgeTransfer::from_bytes(&e.payload) else {
             return None;
         };
@@ -657,10 +683,10 @@ impl Driver {
             source_height: None,
             k: e.k.0,
             sent: true,
-            dest_tx: None,
-            dest_height: committed_in.map(|b| b.height().0),
+            dest_tx: committed_in.map(|(_, tx)| tx),
+            dest_height: committed_in.map(|(b, _)| b.height().0),
             error: None,
-            updated_at: committed_in.map_or_else(unix_ms, |b| b.timestamp_ms()),
+            updated_at: committed_in.map_or_else(unix_ms, |(b, _)| b.timestamp_ms()),
         };
         let id = rec.id;
         if self.transfers.insert(rec) {
@@ -906,10 +932,9 @@ impl Driver {
         }
     }
 
-    fn status_view(&self) -> RelayStatusView {
-        let st = self.proto.status();
-        let counts = self.transfers.counts(self.quack);
-        for (status, n) in &counts {
+    /// `picsou_transfers{status}` from `counts`.
+    fn set_transfer_gauges(&self, counts: &BTreeMap<String, u64>) {
+        for (status, n) in counts {
             self.metrics
                 .transfers
                 .get_or_create(&StatusLabel {
@@ -917,6 +942,39 @@ impl Driver {
                 })
                 .set(*n as i64);
         }
+    }
+
+    /// `picsou_ready` and the connected and needed stake of the other cluster.
+    fn set_readiness_gauges(&self) {
+        let r = self.readiness();
+        let m = &self.metrics;
+        m.remote_connected_stake
+            .set(r.remote_connected_stake as i64);
+        m.remote_quorum_stake.set(r.remote_quorum_stake as i64);
+        m.ready.set(i64::from(r.ready));
+    }
+
+    /// Recounts transfers by status and refreshes the readiness gauges, at most once per
+    /// [`GAUGES_EVERY`] (a count walks every transfer this relay knows).
+    fn refresh_gauges(&mut self) {
+        let now = Instant::now();
+        if self
+            .gauges_refreshed
+            .is_some_and(|t| now.duration_since(t) < GAUGES_EVERY)
+        {
+            return;
+        }
+        self.gauges_refreshed = Some(now);
+        self.set_readiness_gauges();
+        let counts = self.transfers.counts(self.quack);
+        self.set_transfer_gauges(&counts);
+    }
+
+    fn status_view(&self) -> RelayStatusView {
+        let st = self.proto.status();
+        let counts = self.transfers.counts(self.quack);
+        self.set_transfer_gauges(&counts);
+        self.set_readiness_gauges();
         let inbound = match self.me.side {
             Side::A => Direction::BToA,
             Side::B => Direction::AToB,

@@ -69,7 +69,8 @@ pub struct Metrics {
     /// Transfers known, by status.
     pub transfers: Family<StatusLabel, Gauge>,
     /// Seconds from source finality (source block timestamp) to destination commit
-    /// (destination block timestamp), for inbound transfers this relay saw committed.
+    /// (destination block timestamp), for inbound transfers this relay saw committed while
+    /// running (not those its replay at start re-reads).
     pub transfer_latency: Histogram,
     /// Failed calls to the chain beside the relay.
     pub chain_errors: Counter,
@@ -83,6 +84,12 @@ pub struct Metrics {
     pub peers_connected: Gauge,
     /// Connections refused (unknown peer ids).
     pub refused_connections: Counter,
+    /// Stake of the other cluster's relays connected.
+    pub remote_connected_stake: Gauge,
+    /// Stake of the other cluster's relays a QUACK needs (u + 1): below it, `/ready` is false.
+    pub remote_quorum_stake: Gauge,
+    /// 1 while `/ready` would answer 200, else 0.
+    pub ready: Gauge,
 }
 
 impl Default for Metrics {
@@ -115,6 +122,9 @@ impl Metrics {
             flush_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             peers_connected: Gauge::default(),
             refused_connections: Counter::default(),
+            remote_connected_stake: Gauge::default(),
+            remote_quorum_stake: Gauge::default(),
+            ready: Gauge::default(),
         };
         {
             let mut r = m
@@ -206,6 +216,21 @@ impl Metrics {
                 "peers_connected",
                 "Relays connected",
                 m.peers_connected.clone(),
+            );
+            r.register(
+                "remote_connected_stake",
+                "Stake of the other cluster's relays connected",
+                m.remote_connected_stake.clone(),
+            );
+            r.register(
+                "remote_quorum_stake",
+                "Stake of the other cluster's relays needed for a QUACK (u + 1)",
+                m.remote_quorum_stake.clone(),
+            );
+            r.register(
+                "ready",
+                "1 while GET /ready answers 200 (validator reachable, storage open, quorum connected)",
+                m.ready.clone(),
             );
             r.register(
                 "refused_connections",
