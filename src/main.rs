@@ -51,7 +51,7 @@ enum Command {
     /// validator.
     Chain(cmd::chain::ChainArgs),
     /// Run the deterministic simulator (protocols, network model, faults, invariants).
-    Sim(cmd::sim::SimArgs),
+    Sim(Box<cmd::sim::SimArgs>),
     /// Print the version and exit.
     Version,
 }
@@ -82,6 +82,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => cmd::keys::run(c),
         Command::Config(c) => cmd::validate::run(c),
         Command::Chain(args) => cmd::chain::run(args),
-        Command::Sim(args) => cmd::sim::run(args),
+        Command::Sim(args) => cmd::sim::run(*args),
     }
 }

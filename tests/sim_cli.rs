@@ -69,6 +69,7 @@ fn bad_flags_exit_2_with_one_clear_error() {
         (vec!["--protocol", "foo"], "unknown protocol"),
         (vec!["--nodes", "x"], "invalid value"),
         (vec!["--stake-a", "1,0,1,1"], "zero stake"),
+        (vec!["--mix", "chaotic"], "unknown mix"),
     ] {
         let out = sim(&args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -76,5 +77,28 @@ fn bad_flags_exit_2_with_one_clear_error() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}
+
+#[test]
+fn a_random_mix_run_is_the_scenario_its_seed_names() {
+    use relayer::protocol::ProtocolKind;
+    for seed in [3u64, 4] {
+        let out = sim(&["--mix", "random", "--seed", &seed.to_string(), "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        let want = relayer::sim::mix::random(ProtocolKind::Picsou, seed);
+        assert_eq!(run["seed"], seed);
+        assert_eq!(run["nodes_a"], want.cluster_a.n());
+        assert_eq!(run["nodes_b"], want.cluster_b.n());
+        assert_eq!(run["messages"], want.messages);
+        assert_eq!(run["size"], want.size);
+        assert_eq!(run["faults"], want.faults.to_string());
+        assert_eq!(run["delivered_all"], true);
     }
 }

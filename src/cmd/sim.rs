@@ -78,6 +78,11 @@ pub struct SimArgs {
     /// Number of seeds: runs seeds S .. S+COUNT-1.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// Draw each run's whole scenario from its seed instead of the flags above (sizes, stakes,
+    /// bounds, faults, placement, messages, size, network): `random`. Only --protocol, --seed,
+    /// --seeds and --json still apply. A sweep's broken seed replays with --seed S alone.
+    #[arg(long, value_name = "MIX")]
+    pub mix: Option<String>,
     /// Print one JSON object per run instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -310,13 +315,23 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     if let Err(e) = base.validate() {
         bad_flags(&e.to_string());
     }
+    if let Some(mix) = &args.mix
+        && let Err(e) = sim::mix::by_name(mix, ProtocolKind::Picsou, args.seed)
+    {
+        bad_flags(&format!("--mix: {e}"));
+    }
     if !args.json {
         emit(&header());
     }
     let mut failed = Vec::new();
     for protocol in protocols {
         for seed in args.seed..args.seed.saturating_add(args.seeds) {
-            let mut cfg = base.clone();
+            let mut cfg = match &args.mix {
+                Some(mix) => {
+                    sim::mix::by_name(mix, protocol, seed).unwrap_or_else(|e| bad_flags(&e))
+                }
+                None => base.clone(),
+            };
             cfg.protocol = protocol;
             cfg.seed = seed;
             let result = match sim::run(&cfg) {

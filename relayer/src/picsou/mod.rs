@@ -319,10 +319,25 @@ impl Picsou {
         self.informed.iter().any(|&v| v < version) || self.inb.behind() || self.out.owes_claims()
     }
 
-    /// Sends ack-only batches if cross traffic has been idle for `noop_delay`.
+    /// When the next ack-only batch is due, if any: after `noop_delay` of cross silence while
+    /// there is news to give ([`Picsou::wants_ack_traffic`]); or, as a probe, after
+    /// `max_message_delay` of silence while entries of the own stream are not QUACKed yet. The
+    /// probe says how far the stream goes, so receivers that lost everything sent to them (a
+    /// partition, a dropped connection) learn it and report it.
+    fn noop_due(&self) -> Option<Time> {
+        let p = &self.setup.params;
+        if self.wants_ack_traffic() {
+            Some(self.last_cross_sent.add(p.noop_delay))
+        } else if self.out.unconfirmed() {
+            Some(self.last_cross_sent.add(p.max_message_delay))
+        } else {
+            None
+        }
+    }
+
+    /// Sends an ack-only batch when one is due ([`Picsou::noop_due`]).
     fn maybe_noop(&mut self, now: Time) {
-        if now < self.last_cross_sent.add(self.setup.params.noop_delay) || !self.wants_ack_traffic()
-        {
+        if self.noop_due().is_none_or(|due| now < due) {
             return;
         }
         // Receivers we owe a claim come first; then whoever has not seen our latest ack; then
@@ -483,9 +498,7 @@ impl Protocol for Picsou {
 
     fn poll_timeout(&self) -> Option<Time> {
         let p = &self.setup.params;
-        let noop = self
-            .wants_ack_traffic()
-            .then(|| self.last_cross_sent.add(p.noop_delay));
+        let noop = self.noop_due();
         let fetch = self
             .wedge_seen
             .filter(|_| self.inb.next() < self.inb.wedge_point())

@@ -228,6 +228,13 @@ impl Outbound {
         std::mem::take(&mut self.owe_claim)
     }
 
+    /// Whether entries were released that the QUACK does not cover yet: until it does, this
+    /// relay keeps some cross traffic going (ack-only batches carry how far the stream goes), so
+    /// that receivers that lost everything sent to them learn it and report it.
+    pub fn unconfirmed(&self) -> bool {
+        self.quack() < self.released
+    }
+
     /// Whether any receiver is owed a claim.
     pub fn owes_claims(&self) -> bool {
         !self.owe_claim.is_empty()
@@ -505,6 +512,9 @@ impl Outbound {
         let acks = &self.acks;
         let next_of = |j: usize| acks[j].as_ref().map_or(0, |a| a.next.0);
         for s in self.lag.pass(now, self.quack.quack(), next_of) {
+            // It may simply not know what it missed (cut off while the rest of its cluster got
+            // everything, and no traffic since): a claim tells it, and it fetches (§4.3).
+            self.owe_claim.insert(s.receiver);
             self.actions.push(OutAction::Suspect(s));
         }
     }
@@ -578,10 +588,25 @@ impl Outbound {
         if rep.pairs.is_empty() {
             rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, StreamIndex(k));
         }
-        let top = (rep.level as usize).min(rep.pairs.len().saturating_sub(1));
-        let mine: Vec<(u32, NodeIdx)> = (1..=top)
-            .filter(|&i| rep.pairs[i].sender == self.me && !rep.done.contains(&(i as u32)))
-            .map(|i| (i as u32, rep.pairs[i].receiver))
+        let roles = rep.pairs.len().saturating_sub(1);
+        if roles == 0 {
+            return;
+        }
+        // Level i fires role i. Past the last role the roles take turns again, after a pause
+        // of as many levels as there are roles (levels 2·roles + 1 … 3·roles fire roles 1 …
+        // roles, and so on): a resend the network lost (a dropped connection loses what was in
+        // flight) is retried. In a synchronous run a correct role succeeds long before, so the
+        // bound on transmissions holds.
+        let mine: Vec<(u32, NodeIdx)> = (1..=rep.level as usize)
+            .filter(|&i| !rep.done.contains(&(i as u32)))
+            .filter_map(|i| {
+                let (round, role) = ((i - 1) / roles, (i - 1) % roles);
+                if round % 2 == 1 {
+                    return None;
+                }
+                let pair = rep.pairs[1 + role];
+                (pair.sender == self.me).then_some((i as u32, pair.receiver))
+            })
             .collect();
         if mine.is_empty() {
             return;

@@ -23,6 +23,8 @@
 //!   caps, loss, partitions) and its presets `lan` and `geo`.
 //! - [`faults`]: the fault-spec grammar, placement, and the [`faults::Faulty`] wrapper that turns
 //!   an honest node into an adversary.
+//! - [`mix`]: random scenarios for seed sweeps (sizes, stakes, bounds, fault mixes, network),
+//!   one per seed.
 //! - `engine`: the event loop, the source, persistence with crash-restart, the invariant checks.
 //!
 //! # The source
@@ -66,6 +68,7 @@
 //!   all directions.
 
 pub mod faults;
+pub mod mix;
 pub mod net;
 
 mod engine;
