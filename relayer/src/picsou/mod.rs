@@ -13,6 +13,9 @@
 //! - **Acks**: the durable cumulative ack `(next, φ-bits)` rides on every cross batch; after
 //!   `noop_delay` without cross traffic an ack-only batch goes to the next remote relay in
 //!   round-robin, while the ack has news for someone or this relay is behind.
+//! - **Keep-alives**: while it has entries in flight or is behind, a relay sends an empty batch
+//!   to every relay it has sent nothing to for `max_message_delay / 8`, so that silence (which
+//!   reroutes work, see [`outbound`]) means down, not busy.
 //! - **QUACK** ([`quack`]): the highest index below which `u_r + 1` stake of receivers hold
 //!   everything. Entries below it are dropped from memory.
 //! - **Loss** ([`outbound`]): an ack that shows `k` missing is a report; reports from one receiver
@@ -47,9 +50,13 @@ use batcher::Batcher;
 use inbound::{Admit, Inbound};
 use outbound::{OutAction, Outbound};
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 /// Most indices one fetch asks for, and most a relay answers in one go.
 const FETCH_MAX: usize = 1024;
+
+/// Keep-alives per `max_message_delay` (the silence after which a relay is taken for down).
+const KEEPALIVES_PER_SILENCE: u32 = 8;
 
 /// One relay running Picsou.
 pub struct Picsou {
@@ -74,6 +81,9 @@ pub struct Picsou {
     fetch_rr: usize,
     /// A §4.3 wedge point above our `next`, and when we first saw it.
     wedge_seen: Option<(u64, Time)>,
+    /// When this relay last sent anything to each relay of its cluster and of the other one.
+    sent_local: Vec<Time>,
+    sent_remote: Vec<Time>,
 }
 
 impl std::fmt::Debug for Picsou {
@@ -123,6 +133,8 @@ impl Picsou {
             ack_rr: setup.me.index.as_usize(),
             fetch_rr: setup.me.index.as_usize(),
             wedge_seen: None,
+            sent_local: vec![Time::ZERO; setup.local.n()],
+            sent_remote: vec![Time::ZERO; setup.remote.n()],
             setup,
         }
     }
@@ -163,6 +175,9 @@ impl Picsou {
         if let Some(v) = self.informed.get_mut(to.as_usize()) {
             *v = self.inb.version();
         }
+        if let Some(t) = self.sent_remote.get_mut(to.as_usize()) {
+            *t = now;
+        }
         self.last_cross_sent = now;
         self.transmits.push_back(Transmit {
             to: NodeId {
@@ -173,7 +188,10 @@ impl Picsou {
         });
     }
 
-    fn send_internal(&mut self, to: NodeIdx, kind: BatchKind, entries: Vec<Entry>) {
+    fn send_internal(&mut self, now: Time, to: NodeIdx, kind: BatchKind, entries: Vec<Entry>) {
+        if let Some(t) = self.sent_local.get_mut(to.as_usize()) {
+            *t = now;
+        }
         self.transmits.push_back(Transmit {
             to: NodeId {
                 side: self.local_side(),
@@ -206,6 +224,7 @@ impl Picsou {
                         Event::Resent { k, level, to }
                     });
                 }
+
                 OutAction::Quack(q) => self.events.push_back(Event::Quack {
                     quack: StreamIndex(q),
                 }),
@@ -232,7 +251,7 @@ impl Picsou {
                 continue;
             }
             if let Some(full) = self.internal.push(now, peer, entry.clone()) {
-                self.send_internal(peer, BatchKind::Internal, full);
+                self.send_internal(now, peer, BatchKind::Internal, full);
             }
         }
     }
@@ -272,14 +291,14 @@ impl Picsou {
     }
 
     /// Answers a peer's fetch from retained entries.
-    fn serve_fetch(&mut self, from: NodeId, want: &[StreamIndex]) {
+    fn serve_fetch(&mut self, now: Time, from: NodeId, want: &[StreamIndex]) {
         let entries: Vec<Entry> = want
             .iter()
             .take(FETCH_MAX)
             .filter_map(|k| self.inb.retained(*k).cloned())
             .collect();
         if !entries.is_empty() {
-            self.send_internal(from.index, BatchKind::Internal, entries);
+            self.send_internal(now, from.index, BatchKind::Internal, entries);
         }
     }
 
@@ -307,6 +326,7 @@ impl Picsou {
             self.fetch_rr = (self.fetch_rr + 1) % n;
         }
         self.send_internal(
+            now,
             NodeIdx(self.fetch_rr as u32),
             BatchKind::Fetch { want },
             Vec::new(),
@@ -366,7 +386,65 @@ impl Picsou {
             self.send_cross(now, to, entries);
         }
         for (to, entries) in self.internal.take_due(now) {
-            self.send_internal(to, BatchKind::Internal, entries);
+            self.send_internal(now, to, BatchKind::Internal, entries);
+        }
+    }
+
+    /// How often a relay with work in flight makes sure every other relay hears from it.
+    fn keepalive_every(&self) -> Duration {
+        let p = &self.setup.params;
+        (p.max_message_delay / KEEPALIVES_PER_SILENCE).max(p.noop_delay)
+    }
+
+    /// Whether anyone may be judging this relay's silence: it has entries not yet QUACKed (its
+    /// peers send the same stream), or it is behind on the other stream (its senders are busy).
+    fn keepalive_active(&self) -> bool {
+        self.out.busy() || self.inb.behind()
+    }
+
+    /// When the next keep-alive is due, if any.
+    fn keepalive_deadline(&self) -> Option<Time> {
+        if !self.keepalive_active() {
+            return None;
+        }
+        let every = self.keepalive_every();
+        let me = self.me().index.as_usize();
+        self.sent_local
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(_, t)| *t)
+            .chain(self.sent_remote.iter().copied())
+            .min()
+            .map(|t| t.add(every))
+    }
+
+    /// Sends an empty batch to every relay this relay has sent nothing to for
+    /// [`Picsou::keepalive_every`], while it has work in flight: an ack-only batch across, an
+    /// empty internal batch to a peer. A relay is taken for down when it stays silent while
+    /// others are heard (see [`outbound`]); entries and broadcasts alone are bursty evidence
+    /// (a busy relay's data waits behind its own queue, and a relay that gets nothing directly
+    /// broadcasts nothing), and live relays taken for silent had their originals sent twice.
+    /// A transport that serves batches without entries ahead of queued data (as the simulator's
+    /// network does) makes this evidence independent of the data queues.
+    fn maybe_keepalive(&mut self, now: Time) {
+        if !self.keepalive_active() {
+            return;
+        }
+        let every = self.keepalive_every();
+        let me = self.me().index;
+        for i in 0..self.setup.local.n() {
+            let peer = NodeIdx(i as u32);
+            if peer != me && now >= self.sent_local[i].add(every) {
+                self.send_internal(now, peer, BatchKind::Internal, Vec::new());
+            }
+        }
+        for j in 0..self.setup.remote.n() {
+            if now >= self.sent_remote[j].add(every) {
+                let to = NodeIdx(j as u32);
+                let entries = self.cross.take(to).unwrap_or_default();
+                self.send_cross(now, to, entries);
+            }
         }
     }
 
@@ -376,6 +454,7 @@ impl Picsou {
         self.maybe_fetch(now);
         self.flush_due(now);
         self.maybe_noop(now);
+        self.maybe_keepalive(now);
     }
 }
 
@@ -438,7 +517,7 @@ impl Protocol for Picsou {
                     self.receive(now, from, entry, DeliveryPath::Internal);
                 }
             }
-            (BatchKind::Fetch { want }, false) => self.serve_fetch(from, &want),
+            (BatchKind::Fetch { want }, false) => self.serve_fetch(now, from, &want),
             (kind, _) => {
                 let detail = format!("{kind:?} batch from {from}");
                 self.misbehaviour(from, MisbehaviourKind::Malformed, detail);
@@ -510,6 +589,7 @@ impl Protocol for Picsou {
             self.out.lag_deadline(),
             noop,
             fetch,
+            self.keepalive_deadline(),
         ]
         .into_iter()
         .flatten()

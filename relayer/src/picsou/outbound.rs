@@ -20,7 +20,12 @@
 //! likely down. Originals and resends meant for a silent receiver go to a receiver that is not
 //! silent, and the originals of a silent sender of this cluster are sent by a sender that is
 //! not; which one depends on the index, so the silent relays' share is spread over the live
-//! ones instead of piling on one (that pile-up made the next relay's NIC the bottleneck). This only changes who sends where:
+//! ones instead of piling on one (that pile-up made the next relay's NIC the bottleneck). Every
+//! relay with work in flight sends keep-alives (see [`crate::picsou`]), so a live relay is heard
+//! at least every `max_message_delay / 8` however busy its data queue is; silence is only counted
+//! since this relay last had entries in flight. When a relay is first found silent, the
+//! released, unconfirmed entries it carried are raised to the level of their first role with a
+//! live sender, which resends them at once. This only changes who sends where:
 //! receivers take entries from any sender, and a wrong guess costs a copy or some load moved,
 //! never safety (the duplicate-report resends still cover every entry). Without it, a third of
 //! the relays crashed left most entries to be found missing and resent, one report spacing per
@@ -134,11 +139,12 @@ pub struct Outbound {
     /// Smoothed time from release to confirmation and its mean deviation, in nanoseconds.
     srtt_ns: Option<u64>,
     rttvar_ns: u64,
-    /// When each remote receiver and each relay of this cluster was last heard from, and this
-    /// relay's first input: what tells a silent relay from a live one.
+    /// When each remote receiver and each relay of this cluster was last heard from, and since
+    /// when this relay has had entries not yet QUACKed: what tells a silent relay from a live
+    /// one.
     receivers_heard: Heard,
     peers_heard: Heard,
-    started: Option<Time>,
+    busy_since: Option<Time>,
     /// Last time the soft window moved: the QUACK advanced or the window yielded.
     window_moved: Time,
     /// Receivers behind our QUACK that reported an index we already forgot.
@@ -182,7 +188,7 @@ impl Outbound {
             rttvar_ns: 0,
             receivers_heard: Heard::new(n_r),
             peers_heard: Heard::new(n_s),
-            started: None,
+            busy_since: None,
             window_moved: Time::ZERO,
             owe_claim: BTreeSet::new(),
             lag,
@@ -247,9 +253,13 @@ impl Outbound {
 
     /// The local chain finalized the next entry of this stream.
     pub fn committed(&mut self, now: Time, entry: Entry) {
-        self.started.get_or_insert(now);
         if entry.k.0 != self.exported {
             return;
+        }
+        if !self.busy() {
+            // Silence is judged only over time this relay had something to send: a stream that
+            // was idle says nothing about who is down.
+            self.busy_since = Some(now);
         }
         self.exported += 1;
         if entry.k.0 >= self.base {
@@ -367,20 +377,75 @@ impl Outbound {
         }
     }
 
-    fn since_start(&self) -> Time {
-        self.started.unwrap_or(Time::ZERO)
+    /// Whether some entry handed in is not yet QUACKed.
+    pub fn busy(&self) -> bool {
+        self.quack() < self.exported
+    }
+
+    fn since_busy(&self) -> Time {
+        self.busy_since.unwrap_or(Time::ZERO)
     }
 
     /// A batch arrived from remote receiver `j`.
     pub fn heard_from_receiver(&mut self, now: Time, j: NodeIdx) {
-        self.started.get_or_insert(now);
         self.receivers_heard.heard(now, j);
+        self.reroute_silent();
     }
 
     /// A batch arrived from relay `i` of this cluster.
     pub fn heard_from_peer(&mut self, now: Time, i: NodeIdx) {
-        self.started.get_or_insert(now);
         self.peers_heard.heard(now, i);
+        self.reroute_silent();
+    }
+
+    /// Looks for relays that just fell silent and, once per fall, moves every released,
+    /// unconfirmed entry whose original pair has a silent end straight to the resend level of
+    /// its first role whose sender is not silent (that role's receiver, if silent, is routed
+    /// around as for any resend). Every relay of the cluster sees about the same silence, so
+    /// that role's sender resends at once. Without this such entries wait for receivers'
+    /// reports, which cover only φ indices past each receiver's cumulative ack: with a fast
+    /// stream everything is released long before the silence is noticed, and the holes then
+    /// came back one report spacing per φ indices. Raising the level only fires roles, each at
+    /// most once, so an entry still crosses at most once per role pair (`u_s + u_r + 1`).
+    fn reroute_silent(&mut self) {
+        if !self.busy() {
+            return;
+        }
+        let (floor, after) = (self.since_busy(), self.params.max_message_delay);
+        let receivers = self.receivers_heard.newly_silent(None, floor, after);
+        let senders = self.peers_heard.newly_silent(Some(self.me), floor, after);
+        if receivers.is_empty() && senders.is_empty() {
+            return;
+        }
+        for k in self.base..self.released {
+            if self
+                .stored(k)
+                .is_none_or(|s| s.confirmed || s.released_at.is_none())
+            {
+                continue;
+            }
+            let ik = StreamIndex(k);
+            let (sender, receiver) = (self.schedule.sender(ik), self.schedule.receiver(ik));
+            if !self.peers_heard.silent.contains(&sender)
+                && !self.receivers_heard.silent.contains(&receiver)
+            {
+                continue;
+            }
+            let rep = self.reports.entry(k).or_default();
+            if rep.pairs.is_empty() {
+                rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, ik);
+            }
+            let Some(level) = (1..rep.pairs.len())
+                .find(|&i| !self.peers_heard.silent.contains(&rep.pairs[i].sender))
+            else {
+                continue;
+            };
+            rep.level = rep.level.max(level as u32);
+            if let Some(s) = self.stored_mut(k) {
+                s.reported = true;
+            }
+            self.fire_roles(k);
+        }
     }
 
     /// Where this relay sends `k` meant for receiver `j`: `j`, unless it is silent.
@@ -389,7 +454,7 @@ impl Outbound {
             k,
             j,
             None,
-            self.since_start(),
+            self.since_busy(),
             self.params.max_message_delay,
         )
     }
@@ -403,7 +468,7 @@ impl Outbound {
                 k,
                 s,
                 Some(self.me),
-                self.since_start(),
+                self.since_busy(),
                 self.params.max_message_delay,
             ) == self.me
     }
@@ -458,7 +523,6 @@ impl Outbound {
         if ji >= self.acks.len() {
             return false;
         }
-        self.started.get_or_insert(now);
         let impossible = ack.next.0 > self.exported.saturating_add(self.params.recv_window);
         let next = ack.next.0.min(self.exported);
         if self.acks[ji]
@@ -660,6 +724,8 @@ impl Outbound {
 struct Heard {
     at: Vec<Option<Time>>,
     latest: Option<Time>,
+    /// The relays found silent so far (cleared when heard again).
+    silent: BTreeSet<NodeIdx>,
 }
 
 impl Heard {
@@ -667,7 +733,40 @@ impl Heard {
         Heard {
             at: vec![None; n],
             latest: None,
+            silent: BTreeSet::new(),
         }
+    }
+
+    /// Whether `x` is silent: another relay was heard at least `after` later than `x` was (or
+    /// than `floor`, if that is later). `alive` (this relay itself) never is.
+    fn is_silent(&self, x: usize, alive: Option<NodeIdx>, floor: Time, after: Duration) -> bool {
+        let Some(latest) = self.latest else {
+            return false;
+        };
+        alive != Some(NodeIdx(x as u32))
+            && latest >= self.at[x].map_or(floor, |t| t.max(floor)).add(after)
+    }
+
+    /// The relays silent now that were not at the last call (those heard again since are
+    /// forgotten, so a relay that comes back and falls silent again counts again).
+    fn newly_silent(
+        &mut self,
+        alive: Option<NodeIdx>,
+        floor: Time,
+        after: Duration,
+    ) -> BTreeSet<NodeIdx> {
+        let mut fresh = BTreeSet::new();
+        for x in 0..self.at.len() {
+            let idx = NodeIdx(x as u32);
+            if self.is_silent(x, alive, floor, after) {
+                if self.silent.insert(idx) {
+                    fresh.insert(idx);
+                }
+            } else {
+                self.silent.remove(&idx);
+            }
+        }
+        fresh
     }
 
     fn heard(&mut self, now: Time, i: NodeIdx) {
@@ -679,9 +778,7 @@ impl Heard {
 
     /// `i` if it is not silent; otherwise the `k mod m`-th of the `m` relays that are not (in
     /// index order), so the work of a silent relay is spread over all live ones instead of
-    /// piling on one; `i` if all are silent. `alive` (this relay itself) never is. A relay is
-    /// silent when another was heard from at least `after` later than it was (or than
-    /// `started`, if it never was).
+    /// piling on one; `i` if all are silent. See [`Heard::is_silent`].
     fn live_or_spread(
         &self,
         k: u64,
@@ -690,12 +787,10 @@ impl Heard {
         started: Time,
         after: Duration,
     ) -> NodeIdx {
-        let Some(latest) = self.latest else {
+        if self.latest.is_none() {
             return i;
-        };
-        let live = |x: usize| {
-            alive == Some(NodeIdx(x as u32)) || latest < self.at[x].unwrap_or(started).add(after)
-        };
+        }
+        let live = |x: usize| !self.is_silent(x, alive, started, after);
         if live(i.as_usize()) {
             return i;
         }
