@@ -339,20 +339,11 @@ impl Picsou {
         self.informed.iter().any(|&v| v < version) || self.inb.behind() || self.out.owes_claims()
     }
 
-    /// When the next ack-only batch is due, if any: after `noop_delay` of cross silence while
-    /// there is news to give ([`Picsou::wants_ack_traffic`]); or, as a probe, after
-    /// `max_message_delay` of silence while entries of the own stream are not QUACKed yet. The
-    /// probe says how far the stream goes, so receivers that lost everything sent to them (a
-    /// partition, a dropped connection) learn it and report it.
+    /// When the next ack-only batch is due: after `noop_delay` of cross silence while there is
+    /// news to give ([`Picsou::wants_ack_traffic`]).
     fn noop_due(&self) -> Option<Time> {
-        let p = &self.setup.params;
-        if self.wants_ack_traffic() {
-            Some(self.last_cross_sent.add(p.noop_delay))
-        } else if self.out.unconfirmed() {
-            Some(self.last_cross_sent.add(p.max_message_delay))
-        } else {
-            None
-        }
+        self.wants_ack_traffic()
+            .then(|| self.last_cross_sent.add(self.setup.params.noop_delay))
     }
 
     /// Sends an ack-only batch when one is due ([`Picsou::noop_due`]).

@@ -234,13 +234,6 @@ impl Outbound {
         std::mem::take(&mut self.owe_claim)
     }
 
-    /// Whether entries were released that the QUACK does not cover yet: until it does, this
-    /// relay keeps some cross traffic going (ack-only batches carry how far the stream goes), so
-    /// that receivers that lost everything sent to them learn it and report it.
-    pub fn unconfirmed(&self) -> bool {
-        self.quack() < self.released
-    }
-
     /// Whether any receiver is owed a claim.
     pub fn owes_claims(&self) -> bool {
         !self.owe_claim.is_empty()
