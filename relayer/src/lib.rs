@@ -20,7 +20,14 @@
 //! input never panics; it is refused and reported as misbehaviour.
 
 pub mod baselines;
+#[cfg(feature = "node")]
 pub mod net;
+/// The frame format of the libp2p transport alone (without the `node` feature).
+#[cfg(not(feature = "node"))]
+pub mod net {
+    pub mod framing;
+}
+#[cfg(feature = "node")]
 pub mod node;
 pub mod picsou;
 pub mod protocol;
