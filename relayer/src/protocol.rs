@@ -291,6 +291,24 @@ impl ClusterConfig {
         }
     }
 
+    /// A cluster with these stakes and the largest bounds they allow: `u = r = ⌊(Δ−1)/3⌋`
+    /// (BFT), or `u = ⌊(Δ−1)/2⌋, r = 0` (CFT), with `Δ` the total stake.
+    pub fn with_stakes(side: Side, stakes: Vec<Stake>, cft: bool) -> Self {
+        let total: u64 = stakes.iter().map(|s| s.0).sum();
+        let (u, r) = if cft {
+            (total.saturating_sub(1) / 2, 0)
+        } else {
+            let f = total.saturating_sub(1) / 3;
+            (f, f)
+        };
+        ClusterConfig {
+            side,
+            stakes,
+            u: Stake(u),
+            r: Stake(r),
+        }
+    }
+
     /// Number of nodes.
     pub fn n(&self) -> usize {
         self.stakes.len()

@@ -98,19 +98,7 @@ fn parse_stakes(side: Side, list: &str, cft: bool) -> Result<ClusterConfig, BadF
         .map(|s| s.trim().parse::<u64>().map(Stake))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| BadFlags(format!("--stake-{side}: expected comma-separated integers")))?;
-    let total: u64 = stakes.iter().map(|s| s.0).sum();
-    let (u, r) = if cft {
-        (total.saturating_sub(1) / 2, 0)
-    } else {
-        let f = total.saturating_sub(1) / 3;
-        (f, f)
-    };
-    Ok(ClusterConfig {
-        side,
-        stakes,
-        u: Stake(u),
-        r: Stake(r),
-    })
+    Ok(ClusterConfig::with_stakes(side, stakes, cft))
 }
 
 fn protocols(list: &str) -> Result<Vec<ProtocolKind>, BadFlags> {

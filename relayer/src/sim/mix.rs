@@ -89,19 +89,7 @@ fn cluster(rng: &mut ChaCha8Rng, side: Side, n: usize, cft: bool, unit: bool) ->
     let stakes: Vec<Stake> = (0..n)
         .map(|_| Stake(if unit { 1 } else { rng.random_range(1..=4) }))
         .collect();
-    let total: u64 = stakes.iter().map(|s| s.0).sum();
-    let (u, r) = if cft {
-        (total.saturating_sub(1) / 2, 0)
-    } else {
-        let f = total.saturating_sub(1) / 3;
-        (f, f)
-    };
-    ClusterConfig {
-        side,
-        stakes,
-        u: Stake(u),
-        r: Stake(r),
-    }
+    ClusterConfig::with_stakes(side, stakes, cft)
 }
 
 fn faults(rng: &mut ChaCha8Rng, cft: bool) -> FaultSpec {
