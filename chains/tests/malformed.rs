@@ -11,29 +11,20 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use chains::devnet::{DevnetConfig, MAX_WAIT_MS, RunningChain, start};
 use chains::keys::AccountKey;
 use chains::tx::{Tx, TxBody};
 use chains::types::{Amount, ChainId, ChainKind};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use jsonrpsee::core::client::{
-    ReceivedMessage, SubscriptionClientT, TransportReceiverT, TransportSenderT,
-};
+use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::core::params::ArrayParams;
-use jsonrpsee::types::error::{
-    INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, METHOD_NOT_FOUND_CODE,
-    OVERSIZED_REQUEST_CODE, PARSE_ERROR_CODE,
-};
+use jsonrpsee::types::error::{INTERNAL_ERROR_CODE, OVERSIZED_REQUEST_CODE};
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
 
-const PARSE: i64 = PARSE_ERROR_CODE as i64;
-const INVALID_REQUEST: i64 = INVALID_REQUEST_CODE as i64;
-const NOT_FOUND: i64 = METHOD_NOT_FOUND_CODE as i64;
-const INVALID_PARAMS: i64 = INVALID_PARAMS_CODE as i64;
+mod common {
+    pub mod jsonrpc_probe;
+}
+use common::jsonrpc_probe::*;
 
 /// The chain server's request limit (`MAX_REQUEST_BYTES` in its server module).
 const MAX_REQUEST_BYTES: usize = 4 << 20;
@@ -56,104 +47,6 @@ async fn chain() -> (RunningChain, DevnetConfig, String) {
     let chain = start(c.clone()).await.expect("the chain starts");
     let url = chain.endpoints()[0].clone();
     (chain, c, url)
-}
-
-/// A raw POST of `body` as JSON: the HTTP status and the body as sent back.
-async fn post_raw(url: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
-    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Full::new(body.into()))
-        .expect("request");
-    let rsp = tokio::time::timeout(Duration::from_secs(30), http.request(req))
-        .await
-        .expect("answered within 30 s")
-        .expect("POST answered");
-    let status = rsp.status().as_u16();
-    let bytes = rsp.into_body().collect().await.expect("body").to_bytes();
-    (status, bytes)
-}
-
-/// A raw JSON-RPC POST: the HTTP status and the parsed body (`null` if not JSON).
-async fn post(url: &str, body: impl Into<Bytes>) -> (u16, Value) {
-    let (status, bytes) = post_raw(url, body).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// The HTTP status of a JSON-RPC answer: 400 when the body is not even a JSON object or array
-/// (the server looks at its first non-blank byte), else 200 whatever the JSON-RPC error.
-fn http_status(body: &[u8]) -> u16 {
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{' | b'[') => 200,
-        _ => 400,
-    }
-}
-
-/// A request body that announces `len` bytes and never sends one: the server must refuse it
-/// from its `Content-Length` alone, before reading anything.
-struct Announced(u64);
-
-impl hyper::body::Body for Announced {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Pending
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.0)
-    }
-}
-
-/// Announces a body of `len` bytes: the HTTP status and the parsed answer.
-async fn post_announced(url: &str, len: u64) -> (u16, Value) {
-    let http = Client::builder(TokioExecutor::new()).build_http::<Announced>();
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Announced(len))
-        .expect("request");
-    let rsp = tokio::time::timeout(Duration::from_secs(30), http.request(req))
-        .await
-        .expect("answered within 30 s")
-        .expect("answered before any body byte");
-    let status = rsp.status().as_u16();
-    let bytes = rsp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn call(method: &str, params: Value) -> String {
-    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
-}
-
-fn raw_call(method: &str, params_text: &str) -> String {
-    format!(r#"{{"jsonrpc": "2.0", "id": 7, "method": "{method}", "params": {params_text}}}"#)
-}
-
-/// The error code of one JSON-RPC answer (`None` for a result).
-fn code_of(answer: &Value) -> Option<i64> {
-    answer.get("error").map(|e| {
-        e["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("an error without a code: {answer}"))
-    })
-}
-
-async fn expect_code(url: &str, what: &str, body: impl Into<Bytes>, code: i64) -> Value {
-    let body: Bytes = body.into();
-    let (status, answer) = post(url, body.clone()).await;
-    assert_eq!(status, http_status(&body), "{what}: HTTP status ({answer})");
-    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
-    answer
 }
 
 async fn still_serving(url: &str, after: &str) {
@@ -580,41 +473,6 @@ async fn oversized_requests_and_batches() {
     assert_eq!(code_of(by_id(json!(5))), Some(INVALID_REQUEST));
     still_serving(&url, "batches").await;
     chain.stop().await;
-}
-
-async fn ws_ask<S, R>(tx: &mut S, rx: &mut R, text: String) -> Option<Value>
-where
-    S: TransportSenderT,
-    R: TransportReceiverT,
-{
-    tx.send(text).await.ok()?;
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), rx.receive())
-            .await
-            .expect("an answer within 30 s")
-            .ok()?;
-        match msg {
-            ReceivedMessage::Text(t) => {
-                return Some(serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}")));
-            }
-            ReceivedMessage::Bytes(b) => {
-                return Some(serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}")));
-            }
-            ReceivedMessage::Pong => {}
-        }
-    }
-}
-
-/// Sends `text` on a raw WebSocket and asserts the answer is error `code`.
-async fn ws_expect<S, R>(tx: &mut S, rx: &mut R, what: String, text: String, code: i64)
-where
-    S: TransportSenderT,
-    R: TransportReceiverT,
-{
-    let answer = ws_ask(tx, rx, text)
-        .await
-        .unwrap_or_else(|| panic!("{what}: the connection closed"));
-    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,21 +14,12 @@
 //! state is needed to refuse bad input); the admin hook accepts a plain `target=level` list and
 //! refuses anything else, as `tracing`'s filter parser would.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use jsonrpsee::core::client::{
-    ClientT, ReceivedMessage, SubscriptionClientT, TransportReceiverT, TransportSenderT,
-};
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT, TransportSenderT};
 use jsonrpsee::core::params::ArrayParams;
 use jsonrpsee::types::error::{
-    INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, METHOD_NOT_FOUND_CODE,
-    OVERSIZED_REQUEST_CODE, PARSE_ERROR_CODE, TOO_BIG_BATCH_REQUEST_CODE,
+    INTERNAL_ERROR_CODE, OVERSIZED_REQUEST_CODE, TOO_BIG_BATCH_REQUEST_CODE,
 };
 use jsonrpsee::ws_client::WsClientBuilder;
 use relayer::node::handle::{MetricsSource, NodeHandle, Query};
@@ -37,21 +28,9 @@ use rpc::server::{AdminHooks, RpcConfig, RpcServer, serve};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-const PARSE: i64 = PARSE_ERROR_CODE as i64;
-const INVALID_REQUEST: i64 = INVALID_REQUEST_CODE as i64;
-const NOT_FOUND: i64 = METHOD_NOT_FOUND_CODE as i64;
-const INVALID_PARAMS: i64 = INVALID_PARAMS_CODE as i64;
-
-/// The longest any single network step (connect, send, answer, body, stop) may take: a server
-/// that stops answering fails the test instead of hanging it.
-const STEP: Duration = Duration::from_secs(10);
-
-/// `fut`, or a panic naming `what` if it takes longer than [`STEP`].
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing within {}s", STEP.as_secs()))
-}
+#[path = "../../chains/tests/common/jsonrpc_probe.rs"]
+mod jsonrpc_probe;
+use jsonrpc_probe::*;
 
 /// Subscription methods: answered over WebSocket only.
 const SUBSCRIBE: &str = "bridge_subscribeTransfers";
@@ -146,107 +125,8 @@ async fn start() -> (RpcServer, RpcConfig) {
     (server, config)
 }
 
-/// A raw POST of `body` as JSON: the HTTP status and the body as sent back.
-async fn post_raw(server: &RpcServer, body: impl Into<Bytes>) -> (u16, Bytes) {
-    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = hyper::Request::post(server.url())
-        .header("content-type", "application/json")
-        .body(Full::new(body.into()))
-        .expect("request");
-    let rsp = within("POST", http.request(req))
-        .await
-        .expect("POST answered");
-    let status = rsp.status().as_u16();
-    let bytes = within("answer body", rsp.into_body().collect())
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, bytes)
-}
-
-/// A raw JSON-RPC POST: the HTTP status and the parsed body (`null` if not JSON).
-async fn post(server: &RpcServer, body: impl Into<Bytes>) -> (u16, Value) {
-    let (status, bytes) = post_raw(server, body).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// The HTTP status of a JSON-RPC answer: 400 when the body is not even a JSON object or array
-/// (the server looks at its first non-blank byte), else 200 whatever the JSON-RPC error.
-fn http_status(body: &[u8]) -> u16 {
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{' | b'[') => 200,
-        _ => 400,
-    }
-}
-
-/// A request body that announces `len` bytes and never sends one: the server must refuse it
-/// from its `Content-Length` alone, before reading anything.
-struct Announced(u64);
-
-impl hyper::body::Body for Announced {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Pending
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.0)
-    }
-}
-
-/// Announces a body of `len` bytes: the HTTP status and the parsed answer.
-async fn post_announced(url: &str, len: u64) -> (u16, Value) {
-    let http = Client::builder(TokioExecutor::new()).build_http::<Announced>();
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Announced(len))
-        .expect("request");
-    let rsp = within("announced POST", http.request(req))
-        .await
-        .expect("answered before any body byte");
-    let status = rsp.status().as_u16();
-    let bytes = within("answer body", rsp.into_body().collect())
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn call(method: &str, params: Value) -> String {
-    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
-}
-
-/// The error code of one JSON-RPC answer (`None` for a result).
-fn code_of(answer: &Value) -> Option<i64> {
-    answer.get("error").map(|e| {
-        e["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("an error without a code: {answer}"))
-    })
-}
-
-/// Posts `body` and asserts the answer is error `code` (with HTTP status 200).
-async fn expect_code(server: &RpcServer, what: &str, body: impl Into<Bytes>, code: i64) -> Value {
-    let body: Bytes = body.into();
-    let (status, answer) = post(server, body.clone()).await;
-    assert_eq!(status, http_status(&body), "{what}: HTTP status ({answer})");
-    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
-    answer
-}
-
 async fn still_serving(server: &RpcServer, after: &str) {
-    let (status, answer) = post(server, call("relay_version", json!([]))).await;
+    let (status, answer) = post(&server.url(), call("relay_version", json!([]))).await;
     assert_eq!(status, 200, "after {after}");
     assert_eq!(
         answer["result"]["version"],
@@ -432,12 +312,8 @@ fn named(params: &[Param], slot: usize, value: &str) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
-fn raw_call(method: &str, params_text: &str) -> String {
-    format!(r#"{{"jsonrpc": "2.0", "id": 7, "method": "{method}", "params": {params_text}}}"#)
-}
-
 async fn methods(server: &RpcServer) -> Vec<String> {
-    let (_, answer) = post(server, call("rpc_methods", json!([]))).await;
+    let (_, answer) = post(&server.url(), call("rpc_methods", json!([]))).await;
     let names: Vec<String> = serde_json::from_value(answer["result"].clone())
         .unwrap_or_else(|e| panic!("rpc_methods: {e}: {answer}"));
     assert!(
@@ -456,26 +332,26 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         .collect();
     let good = raw_call(method, &format!("[{}]", required.join(", ")));
     // A valid call works (so every refusal below is about the bad part only).
-    let (_, answer) = post(server, good.clone()).await;
+    let (_, answer) = post(&server.url(), good.clone()).await;
     assert_eq!(code_of(&answer), None, "{method} valid call: {answer}");
 
     // Malformed JSON.
     expect_code(
-        server,
+        &server.url(),
         &format!("{method}: truncated"),
         good[..good.len() - 3].to_owned(),
         PARSE,
     )
     .await;
     expect_code(
-        server,
+        &server.url(),
         &format!("{method}: not JSON"),
         format!("{method}(1, 2)"),
         PARSE,
     )
     .await;
     expect_code(
-        server,
+        &server.url(),
         &format!("{method}: trailing garbage"),
         format!("{good} }}"),
         PARSE,
@@ -508,7 +384,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
             PARSE
         } else if what == "an array of numbers" {
             // A batch of three invalid requests: one -32600 each.
-            let (_, answer) = post(server, body.to_string()).await;
+            let (_, answer) = post(&server.url(), body.to_string()).await;
             let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
             assert_eq!(answers.len(), 3, "{answer}");
             for a in answers {
@@ -519,7 +395,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
             INVALID_REQUEST
         };
         expect_code(
-            server,
+            &server.url(),
             &format!("{method}: {what}"),
             body.to_string(),
             expected,
@@ -537,7 +413,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         json!(-1),
     ] {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
-        let (status, raw) = post_raw(server, body.to_string()).await;
+        let (status, raw) = post_raw(&server.url(), body.to_string()).await;
         assert_eq!(
             (status, raw.as_ref()),
             (200, &b"null"[..]),
@@ -552,7 +428,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         format!("{method}\u{0}"),
     ] {
         expect_code(
-            server,
+            &server.url(),
             &format!("unknown {name:?}"),
             call(&name, json!([])),
             NOT_FOUND,
@@ -569,7 +445,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         r#"{"no_such_param": 1}"#,
     ] {
         let answer = expect_code(
-            server,
+            &server.url(),
             &format!("{method}: params {bad}"),
             raw_call(method, bad),
             INVALID_PARAMS,
@@ -582,7 +458,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
     if let Some(first) = params.iter().find(|p| p.required) {
         for bad in ["[]", "{}", "null"] {
             let answer = expect_code(
-                server,
+                &server.url(),
                 &format!("{method}: params {bad}"),
                 raw_call(method, bad),
                 INVALID_PARAMS,
@@ -597,7 +473,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         }
         // Also with the params member left out entirely.
         expect_code(
-            server,
+            &server.url(),
             &format!("{method}: no params member"),
             json!({"jsonrpc": "2.0", "id": 1, "method": method}).to_string(),
             INVALID_PARAMS,
@@ -613,7 +489,7 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
             ] {
                 let shown: String = value.chars().take(40).collect();
                 let answer = expect_code(
-                    server,
+                    &server.url(),
                     &format!("{method}: `{}` = {shown} by {how}", p.name),
                     raw_call(method, &text),
                     INVALID_PARAMS,
@@ -650,7 +526,7 @@ async fn every_method_answers_bad_input_over_http_with_the_right_code() {
         if m == SUBSCRIBE || m == UNSUBSCRIBE {
             // WebSocket-only: over HTTP any call is refused as a server-side condition.
             expect_code(
-                &server,
+                &server.url(),
                 &format!("{m} over HTTP"),
                 call(m, json!([])),
                 INTERNAL_ERROR_CODE as i64,
@@ -672,7 +548,7 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
     let base = call("relay_version", json!([]));
     let at_limit = format!("{base}{}", " ".repeat(limit - base.len()));
     assert_eq!(at_limit.len(), limit);
-    let (status, answer) = post(&server, at_limit.clone()).await;
+    let (status, answer) = post(&server.url(), at_limit.clone()).await;
     assert_eq!((status, code_of(&answer)), (200, None), "{answer}");
     // Over the limit (announced by Content-Length, refused before the body is read).
     for len in [limit as u64 + 1, 64 * limit as u64] {
@@ -695,19 +571,25 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
         )
         .to_string()
     };
-    let (_, answer) = post(&server, batch(n)).await;
+    let (_, answer) = post(&server.url(), batch(n)).await;
     let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
     assert_eq!(answers.len(), n);
     assert!(answers.iter().all(|a| code_of(a).is_none()), "{answer}");
     expect_code(
-        &server,
+        &server.url(),
         "oversized batch",
         batch(n + 1),
         i64::from(TOO_BIG_BATCH_REQUEST_CODE),
     )
     .await;
-    expect_code(&server, "empty batch", "[]", INVALID_REQUEST).await;
-    expect_code(&server, "truncated batch", "[{\"jsonrpc\": \"2.0\"", PARSE).await;
+    expect_code(&server.url(), "empty batch", "[]", INVALID_REQUEST).await;
+    expect_code(
+        &server.url(),
+        "truncated batch",
+        "[{\"jsonrpc\": \"2.0\"",
+        PARSE,
+    )
+    .await;
 
     // A mixed batch: every member answered on its own, by id.
     let mixed = json!([
@@ -718,7 +600,7 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
         {"jsonrpc": "2.0", "id": 5, "method": "bridge_getTransfer", "params": ["x"]},
         {"jsonrpc": "1.0", "id": 6, "method": "relay_version"},
     ]);
-    let (_, answer) = post(&server, mixed.to_string()).await;
+    let (_, answer) = post(&server.url(), mixed.to_string()).await;
     let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
     let by_id = |id: Value| {
         answers
@@ -742,40 +624,6 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
     );
     still_serving(&server, "batches").await;
     within("server stop", server.stop()).await;
-}
-
-/// Sends `text` on a raw WebSocket and returns the next answer (`None` if the connection
-/// closed).
-async fn ws_ask<S, R>(tx: &mut S, rx: &mut R, text: String) -> Option<Value>
-where
-    S: TransportSenderT,
-    R: TransportReceiverT,
-{
-    within("WebSocket send", tx.send(text)).await.ok()?;
-    loop {
-        let msg = within("WebSocket answer", rx.receive()).await.ok()?;
-        match msg {
-            ReceivedMessage::Text(t) => {
-                return Some(serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}")));
-            }
-            ReceivedMessage::Bytes(b) => {
-                return Some(serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}")));
-            }
-            ReceivedMessage::Pong => {}
-        }
-    }
-}
-
-/// Sends `text` on a raw WebSocket and asserts the answer is error `code`.
-async fn ws_expect<S, R>(tx: &mut S, rx: &mut R, what: String, text: String, code: i64)
-where
-    S: TransportSenderT,
-    R: TransportReceiverT,
-{
-    let answer = ws_ask(tx, rx, text)
-        .await
-        .unwrap_or_else(|| panic!("{what}: the connection closed"));
-    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -398,8 +398,9 @@ impl Outbound {
     /// that role's sender resends at once. Without this such entries wait for receivers'
     /// reports, which cover only φ indices past each receiver's cumulative ack: with a fast
     /// stream everything is released long before the silence is noticed, and the holes then
-    /// came back one report spacing per φ indices. Raising the level only fires roles, each at
-    /// most once, so an entry still crosses at most once per role pair (`u_s + u_r + 1`).
+    /// came back one report spacing per φ indices. Raising the level only fires roles (a level below
+    /// the number of roles, so within their first round), and an entry still crosses at most
+    /// once per role pair (`u_s + u_r + 1`) in a synchronous run.
     fn reroute_silent(&mut self) {
         if !self.busy() {
             return;

@@ -1,0 +1,172 @@
+//! A raw JSON-RPC client for the malformed-input tests of both JSON-RPC servers: the devnet
+//! chain's (`chains/tests/malformed.rs`) and the relay's (`rpc/tests/malformed.rs`, which
+//! includes this file by path). It sends bytes as they are, over HTTP or a raw WebSocket, so that
+//! bodies no well-behaved client would send reach the server, and bounds every network step by
+//! [`STEP`] so that a server that stops answering fails the test instead of hanging it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use jsonrpsee::core::client::{ReceivedMessage, TransportReceiverT, TransportSenderT};
+use jsonrpsee::types::error::{
+    INVALID_PARAMS_CODE, INVALID_REQUEST_CODE, METHOD_NOT_FOUND_CODE, PARSE_ERROR_CODE,
+};
+use serde_json::{Value, json};
+
+pub const PARSE: i64 = PARSE_ERROR_CODE as i64;
+pub const INVALID_REQUEST: i64 = INVALID_REQUEST_CODE as i64;
+pub const NOT_FOUND: i64 = METHOD_NOT_FOUND_CODE as i64;
+pub const INVALID_PARAMS: i64 = INVALID_PARAMS_CODE as i64;
+
+/// The longest any single network step (connect, send, answer, body, stop) may take.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// `fut`, or a panic naming `what` if it takes longer than [`STEP`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {}s", STEP.as_secs()))
+}
+
+/// A raw POST of `body` as JSON: the HTTP status and the body as sent back.
+pub async fn post_raw(url: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
+    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(body.into()))
+        .expect("request");
+    let rsp = within("POST", http.request(req))
+        .await
+        .expect("POST answered");
+    let status = rsp.status().as_u16();
+    let bytes = within("answer body", rsp.into_body().collect())
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, bytes)
+}
+
+/// A raw JSON-RPC POST: the HTTP status and the parsed body (`null` if not JSON).
+pub async fn post(url: &str, body: impl Into<Bytes>) -> (u16, Value) {
+    let (status, bytes) = post_raw(url, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The HTTP status of a JSON-RPC answer: 400 when the body is not even a JSON object or array
+/// (the server looks at its first non-blank byte), else 200 whatever the JSON-RPC error.
+pub fn http_status(body: &[u8]) -> u16 {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b'[') => 200,
+        _ => 400,
+    }
+}
+
+/// A request body that announces `len` bytes and never sends one: the server must refuse it
+/// from its `Content-Length` alone, before reading anything.
+pub struct Announced(pub u64);
+
+impl hyper::body::Body for Announced {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0)
+    }
+}
+
+/// Announces a body of `len` bytes: the HTTP status and the parsed answer.
+pub async fn post_announced(url: &str, len: u64) -> (u16, Value) {
+    let http = Client::builder(TokioExecutor::new()).build_http::<Announced>();
+    let req = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Announced(len))
+        .expect("request");
+    let rsp = within("announced POST", http.request(req))
+        .await
+        .expect("answered before any body byte");
+    let status = rsp.status().as_u16();
+    let bytes = within("answer body", rsp.into_body().collect())
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A well-formed call of `method` with `params`, id 1.
+pub fn call(method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
+}
+
+/// A call whose params are the raw text `params_text` (which need not be JSON), id 7.
+pub fn raw_call(method: &str, params_text: &str) -> String {
+    format!(r#"{{"jsonrpc": "2.0", "id": 7, "method": "{method}", "params": {params_text}}}"#)
+}
+
+/// The error code of one JSON-RPC answer (`None` for a result).
+pub fn code_of(answer: &Value) -> Option<i64> {
+    answer.get("error").map(|e| {
+        e["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("an error without a code: {answer}"))
+    })
+}
+
+/// Posts `body` and asserts the answer is error `code`, with the HTTP status it implies.
+pub async fn expect_code(url: &str, what: &str, body: impl Into<Bytes>, code: i64) -> Value {
+    let body: Bytes = body.into();
+    let (status, answer) = post(url, body.clone()).await;
+    assert_eq!(status, http_status(&body), "{what}: HTTP status ({answer})");
+    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
+    answer
+}
+
+/// Sends `text` on a raw WebSocket and returns the next answer (`None` if the connection
+/// closed).
+pub async fn ws_ask<S, R>(tx: &mut S, rx: &mut R, text: String) -> Option<Value>
+where
+    S: TransportSenderT,
+    R: TransportReceiverT,
+{
+    within("WebSocket send", tx.send(text)).await.ok()?;
+    loop {
+        let msg = within("WebSocket answer", rx.receive()).await.ok()?;
+        match msg {
+            ReceivedMessage::Text(t) => {
+                return Some(serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}")));
+            }
+            ReceivedMessage::Bytes(b) => {
+                return Some(serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}")));
+            }
+            ReceivedMessage::Pong => {}
+        }
+    }
+}
+
+/// Sends `text` on a raw WebSocket and asserts the answer is error `code`.
+pub async fn ws_expect<S, R>(tx: &mut S, rx: &mut R, what: String, text: String, code: i64)
+where
+    S: TransportSenderT,
+    R: TransportReceiverT,
+{
+    let answer = ws_ask(tx, rx, text)
+        .await
+        .unwrap_or_else(|| panic!("{what}: the connection closed"));
+    assert_eq!(code_of(&answer), Some(code), "{what}: {answer}");
+}
