@@ -2,29 +2,12 @@
 //! every correct receiver must get everything), crash-restart through the store, a lossy and a
 //! partitioned network, and the baselines under the faults they claim to survive.
 
+mod common;
+
+use common::{picsou, run_clean};
 use relayer::protocol::{ClusterConfig, ProtocolKind};
-use relayer::sim::{NetConfig, SimConfig, SimResult, run};
+use relayer::sim::{NetConfig, run};
 use relayer::types::Side;
-
-fn picsou(n: usize, k: u64, faults: &str) -> SimConfig {
-    let mut c = SimConfig::new(ProtocolKind::Picsou, n, n);
-    c.messages = k;
-    c.faults = faults.parse().expect("valid fault spec");
-    c
-}
-
-fn run_clean(c: &SimConfig) -> SimResult {
-    let r = run(c).expect("valid configuration");
-    assert!(
-        r.violations.is_empty(),
-        "{} with {}: {:#?}",
-        r.protocol,
-        r.faults,
-        r.violations
-    );
-    assert!(r.delivered_all, "{} with {}", r.protocol, r.faults);
-    r
-}
 
 #[test]
 fn picsou_survives_crashes() {

@@ -41,6 +41,10 @@
 //! found, `-32602` invalid params (the message names the parameter or field, e.g.
 //! ``invalid params: `id` must be 64 hex digits (optionally 0x-prefixed), got 3 characters``),
 //! `-32603` internal error (e.g. the node did not answer within [`server::QUERY_TIMEOUT`]).
+//! A request whose `id` is not a string, a non-negative integer or `null` (an object, an array,
+//! a bool, a negative or fractional number) gets `-32600` with `"id": null` over HTTP, alone or
+//! as an entry of a batch; over WebSocket jsonrpsee still takes it for a notification and sends
+//! nothing (upstream issue paritytech/jsonrpsee#1653, worked around for HTTP only).
 //! [`RELAY_SHUTTING_DOWN`] (`-32000`, "relay shutting down") means the node's driver has
 //! stopped; the server keeps serving `/health` until it is stopped.
 //!
@@ -54,6 +58,7 @@
 
 pub mod client;
 mod params;
+mod request_id;
 pub mod server;
 
 pub use relayer::node::evidence::EvidenceView;

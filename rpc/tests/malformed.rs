@@ -111,6 +111,45 @@ fn empty_node() -> NodeHandle {
     NodeHandle::new(qtx, updates, Arc::new(NoMetrics))
 }
 
+/// A request body sent in these chunks, with no `Content-Length` (HTTP/1.1 chunked encoding).
+struct Chunks(std::collections::VecDeque<bytes::Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
+    }
+}
+
+/// POSTs `chunks` as one chunked body: the HTTP status and the parsed answer (`null` if not
+/// JSON).
+async fn post_chunked(url: &str, chunks: Vec<String>) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Chunks>();
+    let req = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Chunks(chunks.into_iter().map(bytes::Bytes::from).collect()))
+        .expect("request");
+    let rsp = within("chunked POST", http.request(req))
+        .await
+        .expect("answered");
+    let status = rsp.status().as_u16();
+    let bytes = within("answer body", rsp.into_body().collect())
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
 async fn start() -> (RpcServer, RpcConfig) {
     let config = RpcConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -402,22 +441,47 @@ async fn probe_http(server: &RpcServer, method: &str, params: &[Param]) {
         )
         .await;
     }
-    // An id of the wrong type: the HTTP transport (jsonrpsee) reads the request as a
-    // notification, since it has no id to answer to: HTTP 200 with the body `null`, no error
-    // code, and the method is not called. (Over WebSocket it is not answered at all.)
+    // An id of the wrong type (and numbers jsonrpsee cannot hold: negative, fractional, above
+    // u64): -32600 with a null id, alone and inside a batch whose other calls are still
+    // answered. jsonrpsee alone would read these as notifications and answer `null`
+    // (paritytech/jsonrpsee#1653); the server's HTTP layer makes them invalid requests.
     for id in [
         json!({"a": 1}),
         json!([1]),
         json!(true),
         json!(1.5),
         json!(-1),
+        json!(1e300),
     ] {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
-        let (status, raw) = post_raw(&server.url(), body.to_string()).await;
+        let (status, answer) = post(&server.url(), body.to_string()).await;
+        assert_eq!(status, 200, "{method}: id {id}");
         assert_eq!(
-            (status, raw.as_ref()),
-            (200, &b"null"[..]),
-            "{method}: id {id}"
+            (&answer["jsonrpc"], &answer["id"], code_of(&answer)),
+            (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
+            "{method}: id {id}: {answer}"
+        );
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": "before", "method": "relay_version"},
+            body,
+            {"jsonrpc": "2.0", "id": 2, "method": method, "params": []},
+        ]);
+        let (status, answer) = post(&server.url(), batch.to_string()).await;
+        assert_eq!(status, 200, "{method}: batch with id {id}");
+        let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
+        assert_eq!(answers.len(), 3, "{method}: batch with id {id}: {answer}");
+        let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
+        assert_eq!(bad.len(), 1, "{method}: batch with id {id}: {answer}");
+        assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{answer}");
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["id"] == json!("before") && code_of(a).is_none()),
+            "{method}: batch with id {id}: {answer}"
+        );
+        assert!(
+            answers.iter().any(|a| a["id"] == json!(2)),
+            "{method}: batch with id {id}: {answer}"
         );
     }
     // Unknown methods, however close.
@@ -559,6 +623,28 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
             "{len} bytes: {answer}"
         );
     }
+    // Over the limit without a Content-Length (chunked): refused once the limit is passed.
+    // A chunked body that fits, with an id of the wrong type, is read and answered -32600.
+    let chunk = " ".repeat(limit / 4);
+    let mut over: Vec<String> = vec![chunk; 4];
+    over.insert(0, base.clone());
+    let (status, answer) = post_chunked(&server.url(), over).await;
+    assert_eq!(
+        (status, code_of(&answer)),
+        (413, Some(i64::from(OVERSIZED_REQUEST_CODE))),
+        "chunked, over the limit: {answer}"
+    );
+    let bad_id = r#"{"jsonrpc": "2.0", "id": false, "method": "relay_version"}"#;
+    let (status, answer) = post_chunked(
+        &server.url(),
+        vec![bad_id[..10].to_owned(), bad_id[10..].to_owned()],
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["id"], code_of(&answer)),
+        (200, &Value::Null, Some(INVALID_REQUEST)),
+        "chunked, id false: {answer}"
+    );
     still_serving(&server, "oversized requests").await;
 
     // A batch of `max_batch` calls is served; one more is refused as a whole.
@@ -672,8 +758,10 @@ async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
         )
         .await;
         // JSON-RPC 2.0 says -32600 for an id that is not a string, number or null; jsonrpsee
-        // reads such a request as a notification and sends nothing. So: no answer to it, and
-        // the next message on the connection is the answer to the next call.
+        // reads such a request as a notification and sends nothing (paritytech/jsonrpsee#1653).
+        // WebSocket messages never pass the server's HTTP layer that answers -32600 over HTTP,
+        // so: no answer to it, and the next message on the connection is the answer to the
+        // next call.
         within(
             "WebSocket send",
             tx.send(json!({"jsonrpc": "2.0", "id": {}, "method": m}).to_string()),
