@@ -155,13 +155,10 @@ fn open_resigned_body(frame: &[u8]) {
     }
 }
 
-/// `VERSION ‖ body ‖ sign("PICSOU-BATCH" ‖ VERSION ‖ body)`, as [`wire::seal`] lays it out.
+/// `VERSION ‖ body ‖ sign("PICSOU-BATCH" ‖ VERSION ‖ SHA-256(body))`, as [`wire::seal`] lays
+/// it out.
 pub fn sign_body(body: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(wire::DOMAIN.len() + 1 + body.len());
-    message.extend_from_slice(wire::DOMAIN);
-    message.push(wire::VERSION);
-    message.extend_from_slice(body);
-    let signature = sender_key().sign(&message);
+    let signature = sender_key().sign(&wire::signed_message(wire::VERSION, body));
     let mut out = Vec::with_capacity(1 + body.len() + wire::SIGNATURE_LEN);
     out.push(wire::VERSION);
     out.extend_from_slice(body);

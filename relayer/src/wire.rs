@@ -2,7 +2,14 @@
 //!
 //! Layout: `version (1 byte) ‖ body ‖ signature (64 bytes)`, where `body` is the postcard
 //! encoding of [`Envelope`] (sender, recipient, batch) and the ed25519 signature, made with the
-//! sender relay's batch-signing key, covers `"PICSOU-BATCH" ‖ version ‖ body`.
+//! sender relay's batch-signing key, covers `"PICSOU-BATCH" ‖ version ‖ SHA-256(body)`
+//! ([`signed_message`]).
+//!
+//! Version 1 signed the body itself. Ed25519 hashes what it signs twice with SHA-512 (once for
+//! the nonce, once for the challenge) and verification once more, so a 1 MB batch cost 3.4 ms to
+//! seal and 1.7 ms to open, the largest CPU cost of a relay. One SHA-256 pass (hardware
+//! accelerated on current x86 and ARM cores) costs about 0.6 ms per MB on each side, and the
+//! signature still binds every byte of the body.
 //!
 //! [`open`] is given the sender the transport authenticated and that sender's public key; it
 //! checks the signature *before* decoding a single field, then checks that the envelope names
@@ -14,7 +21,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// Current wire version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Domain separator for batch signatures.
 pub const DOMAIN: &[u8] = b"PICSOU-BATCH";
 /// Length of the signature trailer.
@@ -64,26 +71,38 @@ pub enum WireError {
     WrongRecipient(NodeId),
 }
 
-fn signed_message(version: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(DOMAIN.len() + 1 + body.len());
-    m.extend_from_slice(DOMAIN);
-    m.push(version);
-    m.extend_from_slice(body);
+/// Length of [`signed_message`].
+pub const SIGNED_MESSAGE_LEN: usize = DOMAIN.len() + 1 + 32;
+
+/// What the signature of a batch whose body is `body` covers:
+/// `"PICSOU-BATCH" ‖ version ‖ SHA-256(body)`.
+pub fn signed_message(version: u8, body: &[u8]) -> [u8; SIGNED_MESSAGE_LEN] {
+    use sha2::{Digest, Sha256};
+    let mut m = [0u8; SIGNED_MESSAGE_LEN];
+    m[..DOMAIN.len()].copy_from_slice(DOMAIN);
+    m[DOMAIN.len()] = version;
+    m[DOMAIN.len() + 1..].copy_from_slice(&Sha256::digest(body));
     m
+}
+
+/// [`Envelope`] borrowing its batch: encodes to the same bytes without copying the batch.
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    from: NodeId,
+    to: NodeId,
+    batch: &'a Batch,
 }
 
 /// Encodes and signs a batch from `from` to `to`.
 pub fn seal(from: NodeId, to: NodeId, batch: &Batch, key: &SigningKey) -> Vec<u8> {
-    let envelope = Envelope {
-        from,
-        to,
-        batch: batch.clone(),
-    };
-    let body = postcard::to_stdvec(&envelope).expect("postcard encoding into a Vec cannot fail");
-    let sig = key.sign(&signed_message(VERSION, &body));
-    let mut out = Vec::with_capacity(1 + body.len() + SIGNATURE_LEN);
+    let envelope = EnvelopeRef { from, to, batch };
+    let body_len =
+        postcard::experimental::serialized_size(&envelope).expect("postcard sizing cannot fail");
+    let mut out = Vec::with_capacity(1 + body_len + SIGNATURE_LEN);
     out.push(VERSION);
-    out.extend_from_slice(&body);
+    let mut out =
+        postcard::to_extend(&envelope, out).expect("postcard encoding into a Vec cannot fail");
+    let sig = key.sign(&signed_message(VERSION, &out[1..]));
     out.extend_from_slice(&sig.to_bytes());
     out
 }
@@ -128,11 +147,7 @@ pub fn open(
 /// Length of a batch once sealed, without signing it (the simulator charges links this many
 /// bytes).
 pub fn sealed_len(from: NodeId, to: NodeId, batch: &Batch) -> usize {
-    let envelope = Envelope {
-        from,
-        to,
-        batch: batch.clone(),
-    };
+    let envelope = EnvelopeRef { from, to, batch };
     1 + postcard::experimental::serialized_size(&envelope).unwrap_or(0) + SIGNATURE_LEN
 }
 
@@ -225,9 +240,14 @@ mod tests {
         let me = NodeId::new(Side::B, 0);
         let from = NodeId::new(Side::A, 0);
         assert_eq!(open(&[], from, &key, me), Err(WireError::TooShort(0)));
-        let mut v2 = vec![2u8];
-        v2.extend_from_slice(&[0; 80]);
-        assert_eq!(open(&v2, from, &key, me), Err(WireError::Version(2)));
+        for version in [1u8, VERSION + 1] {
+            let mut other = vec![version];
+            other.extend_from_slice(&[0; 80]);
+            assert_eq!(
+                open(&other, from, &key, me),
+                Err(WireError::Version(version))
+            );
+        }
     }
 
     proptest::proptest! {
