@@ -129,25 +129,8 @@ impl hyper::body::Body for Chunks {
 /// POSTs `chunks` as one chunked body: the HTTP status and the parsed answer (`null` if not
 /// JSON).
 async fn post_chunked(url: &str, chunks: Vec<String>) -> (u16, Value) {
-    use http_body_util::BodyExt;
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Chunks>();
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .body(Chunks(chunks.into_iter().map(bytes::Bytes::from).collect()))
-        .expect("request");
-    let rsp = within("chunked POST", http.request(req))
-        .await
-        .expect("answered");
-    let status = rsp.status().as_u16();
-    let bytes = within("answer body", rsp.into_body().collect())
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let body = Chunks(chunks.into_iter().map(bytes::Bytes::from).collect());
+    post_body(url, "chunked POST", body).await
 }
 
 async fn start() -> (RpcServer, RpcConfig) {

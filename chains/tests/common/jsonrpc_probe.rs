@@ -90,14 +90,22 @@ impl hyper::body::Body for Announced {
 
 /// Announces a body of `len` bytes: the HTTP status and the parsed answer.
 pub async fn post_announced(url: &str, len: u64) -> (u16, Value) {
-    let http = Client::builder(TokioExecutor::new()).build_http::<Announced>();
+    post_body(url, "announced POST", Announced(len)).await
+}
+
+/// POSTs `body` as JSON (`what` names the step if it hangs): the HTTP status and the parsed
+/// answer (`null` if not JSON).
+pub async fn post_body<B>(url: &str, what: &str, body: B) -> (u16, Value)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let http = Client::builder(TokioExecutor::new()).build_http::<B>();
     let req = hyper::Request::post(url)
         .header("content-type", "application/json")
-        .body(Announced(len))
+        .body(body)
         .expect("request");
-    let rsp = within("announced POST", http.request(req))
-        .await
-        .expect("answered before any body byte");
+    let rsp = within(what, http.request(req)).await.expect("answered");
     let status = rsp.status().as_u16();
     let bytes = within("answer body", rsp.into_body().collect())
         .await
