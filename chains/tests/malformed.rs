@@ -319,24 +319,7 @@ async fn probe_http(url: &str, c: &DevnetConfig, method: &str, params: &[Param])
         )
         .await;
     }
-    // An id of the wrong type: the HTTP transport (jsonrpsee) reads the request as a
-    // notification, since it has no id to answer to: HTTP 200 with the body `null`, no error
-    // code, and the method is not called. (Over WebSocket it is answered -32600.)
-    for id in [
-        json!({"a": 1}),
-        json!([1]),
-        json!(true),
-        json!(1.5),
-        json!(-1),
-    ] {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
-        let (status, raw) = post_raw(url, body.to_string()).await;
-        assert_eq!(
-            (status, raw.as_ref()),
-            (200, &b"null"[..]),
-            "{method}: id {id}"
-        );
-    }
+    expect_unholdable_ids_refused(url, method, "chain_status").await;
     for name in [format!("{method}X"), method.to_uppercase()] {
         expect_code(
             url,

@@ -44,7 +44,8 @@
 //! A request whose `id` is not a string, a non-negative integer or `null` (an object, an array,
 //! a bool, a negative or fractional number) gets `-32600` with `"id": null` over HTTP, alone or
 //! as an entry of a batch; over WebSocket jsonrpsee still takes it for a notification and sends
-//! nothing (upstream issue paritytech/jsonrpsee#1653, worked around for HTTP only).
+//! nothing (upstream issue paritytech/jsonrpsee#1653, worked around for HTTP only, by the layer in
+//! `chains::devnet::request_id` that the devnet chain's server uses too).
 //! [`RELAY_SHUTTING_DOWN`] (`-32000`, "relay shutting down") means the node's driver has
 //! stopped; the server keeps serving `/health` until it is stopped.
 //!
@@ -58,7 +59,6 @@
 
 pub mod client;
 mod params;
-mod request_id;
 pub mod server;
 
 pub use relayer::node::evidence::EvidenceView;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use chains::devnet::request_id::IdScreenLayer;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{
     BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, PendingSubscriptionSink, RpcModule,
@@ -24,7 +25,6 @@ use relayer::node::view::{MAX_PAGE, Readiness, TransferFilter, TransferView};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::params::{Args, filter, invalid};
-use crate::request_id::{self, Screened};
 use crate::{DEFAULT_EVIDENCE_PAGE, DEFAULT_PAGE, RELAY_SHUTTING_DOWN, VersionView};
 
 /// How long a call waits for the node's driver before answering `-32603`.
@@ -160,10 +160,11 @@ pub async fn serve(
         .build();
     let server = Server::builder()
         .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(GetRoutesLayer {
-            node,
-            max_request_bytes: config.max_request_bytes,
-        }))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(GetRoutesLayer { node })
+                .layer(IdScreenLayer::new(config.max_request_bytes)),
+        )
         .build(config.listen)
         .await
         .map_err(|source| RpcError::Listen {
@@ -364,12 +365,10 @@ async fn subscribe_transfers(
 // Plain HTTP GET routes
 
 /// The tower layer that answers `GET /health`, `/ready`, `/metrics` (and 404s other `GET`s)
-/// before jsonrpsee sees the request. WebSocket upgrades pass through; `POST`s pass through
-/// [`request_id::screen`] first (ids jsonrpsee cannot hold get `-32600`).
+/// before jsonrpsee sees the request. WebSocket upgrades and `POST`s pass through.
 #[derive(Debug, Clone)]
 struct GetRoutesLayer {
     node: NodeHandle,
-    max_request_bytes: u32,
 }
 
 impl<S> tower::Layer<S> for GetRoutesLayer {
@@ -378,7 +377,6 @@ impl<S> tower::Layer<S> for GetRoutesLayer {
         GetRoutes {
             inner,
             node: self.node.clone(),
-            max_request_bytes: self.max_request_bytes,
         }
     }
 }
@@ -388,7 +386,6 @@ impl<S> tower::Layer<S> for GetRoutesLayer {
 struct GetRoutes<S> {
     inner: S,
     node: NodeHandle,
-    max_request_bytes: u32,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -416,13 +413,7 @@ where
             // Take the service that was driven to readiness, leave a fresh clone behind.
             let clone = self.inner.clone();
             let mut inner = std::mem::replace(&mut self.inner, clone);
-            let max_request_bytes = self.max_request_bytes;
-            return Box::pin(async move {
-                match request_id::screen(req, max_request_bytes).await {
-                    Screened::Forward(req) => inner.call(req).await,
-                    Screened::Answer(rsp) => Ok(rsp),
-                }
-            });
+            return Box::pin(async move { inner.call(req).await });
         }
         let node = self.node.clone();
         let path = req.uri().path().to_owned();

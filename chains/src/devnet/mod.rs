@@ -27,6 +27,7 @@ pub mod client;
 mod config;
 mod load;
 pub mod params;
+pub mod request_id;
 mod server;
 
 pub use config::{

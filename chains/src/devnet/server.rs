@@ -212,6 +212,10 @@ pub async fn start(config: DevnetConfig) -> Result<RunningChain, DevnetError> {
                     .max_response_body_size(64 << 20)
                     .build(),
             )
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(super::request_id::IdScreenLayer::new(MAX_REQUEST_BYTES)),
+            )
             .build(addr)
             .await
             .map_err(|reason| DevnetError::Listen { addr, reason })?;

@@ -145,6 +145,51 @@ pub async fn expect_code(url: &str, what: &str, body: impl Into<Bytes>, code: i6
     answer
 }
 
+/// Requests to `method` whose id is of the wrong type (or a number jsonrpsee cannot hold:
+/// negative, fractional, above u64) get `-32600` with a null id over HTTP, alone and inside a
+/// batch whose other calls (to `method` and to the parameterless `answered`) are still answered.
+/// jsonrpsee alone reads them as notifications and answers `null` (paritytech/jsonrpsee#1653);
+/// both servers put `chains::devnet::request_id` in front of it.
+pub async fn expect_unholdable_ids_refused(url: &str, method: &str, answered: &str) {
+    for id in [
+        json!({"a": 1}),
+        json!([1]),
+        json!(true),
+        json!(1.5),
+        json!(-1),
+        json!(1e300),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
+        let (status, answer) = post(url, body.to_string()).await;
+        assert_eq!(status, 200, "{method}: id {id}");
+        assert_eq!(
+            (&answer["jsonrpc"], &answer["id"], code_of(&answer)),
+            (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
+            "{method}: id {id}: {answer}"
+        );
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": "before", "method": answered},
+            body,
+            {"jsonrpc": "2.0", "id": 2, "method": method, "params": []},
+        ]);
+        let (status, answer) = post(url, batch.to_string()).await;
+        let what = format!("{method}: batch with id {id}: {answer}");
+        assert_eq!(status, 200, "{what}");
+        let answers = answer.as_array().unwrap_or_else(|| panic!("{what}"));
+        assert_eq!(answers.len(), 3, "{what}");
+        let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
+        assert_eq!(bad.len(), 1, "{what}");
+        assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{what}");
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["id"] == json!("before") && code_of(a).is_none()),
+            "{what}"
+        );
+        assert!(answers.iter().any(|a| a["id"] == json!(2)), "{what}");
+    }
+}
+
 /// Sends `text` on a raw WebSocket and returns the next answer (`None` if the connection
 /// closed).
 pub async fn ws_ask<S, R>(tx: &mut S, rx: &mut R, text: String) -> Option<Value>

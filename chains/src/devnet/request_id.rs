@@ -1,4 +1,6 @@
-//! Requests whose `id` jsonrpsee cannot hold, answered `-32600` over HTTP instead of dropped.
+//! Requests whose `id` jsonrpsee cannot hold, answered `-32600` over HTTP instead of dropped:
+//! [`IdScreenLayer`], the tower HTTP layer in front of both of this project's JSON-RPC servers
+//! (the devnet chain's and the relay's).
 //!
 //! JSON-RPC 2.0 allows a string, a number or `null` as the `id` and asks for `-32600 Invalid
 //! Request` with a `null` id otherwise. jsonrpsee 0.26 holds an id only as a string, a
@@ -18,11 +20,15 @@
 
 use http_body_util::BodyExt;
 use hyper::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING};
+use jsonrpsee::core::BoxError;
 use jsonrpsee::server::http::{content_type_is_json, response};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// What a request with an id jsonrpsee cannot hold is replaced with: no method, so neither a call
 /// nor a notification, and a `null` id, so jsonrpsee answers `-32600` with `id: null`.
@@ -30,16 +36,77 @@ pub const INVALID_STANDIN: &str = r#"{"jsonrpc":"2.0","id":null}"#;
 
 /// What to do with an HTTP request.
 #[derive(Debug)]
-pub enum Screened {
+enum Screened {
     /// Hand it to jsonrpsee (possibly with a rewritten body).
     Forward(HttpRequest),
     /// Answer it with this, without jsonrpsee.
     Answer(HttpResponse),
 }
 
+/// The tower layer that passes every HTTP request through [`screen`] before jsonrpsee; bodies
+/// are read up to `max_request_bytes` (the server's own limit).
+#[derive(Clone, Copy, Debug)]
+pub struct IdScreenLayer {
+    max_request_bytes: u32,
+}
+
+impl IdScreenLayer {
+    /// The layer for a server whose request limit is `max_request_bytes`.
+    pub fn new(max_request_bytes: u32) -> Self {
+        IdScreenLayer { max_request_bytes }
+    }
+}
+
+impl<S> tower::Layer<S> for IdScreenLayer {
+    type Service = IdScreen<S>;
+    fn layer(&self, inner: S) -> IdScreen<S> {
+        IdScreen {
+            inner,
+            max_request_bytes: self.max_request_bytes,
+        }
+    }
+}
+
+/// The service of [`IdScreenLayer`].
+#[derive(Clone, Debug)]
+pub struct IdScreen<S> {
+    inner: S,
+    max_request_bytes: u32,
+}
+
+impl<S> tower::Service<HttpRequest> for IdScreen<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        // Take the service that was driven to readiness, leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let max = self.max_request_bytes;
+        Box::pin(async move {
+            match screen(req, max).await {
+                Screened::Forward(req) => inner.call(req).await,
+                Screened::Answer(rsp) => Ok(rsp),
+            }
+        })
+    }
+}
+
 /// Screens one HTTP request (see the module docs). Anything but a JSON `POST` whose body fits in
 /// `max_bytes` is forwarded untouched or answered as jsonrpsee would answer it.
-pub async fn screen(req: HttpRequest, max_bytes: u32) -> Screened {
+async fn screen(req: HttpRequest, max_bytes: u32) -> Screened {
     if req.method() != hyper::Method::POST || !content_type_is_json(&req) {
         // jsonrpsee refuses it by method or content type.
         return Screened::Forward(req);
@@ -108,24 +175,16 @@ pub fn rewrite(body: &[u8]) -> Option<Vec<u8>> {
         b'{' => has_unholdable_id(text).then(|| INVALID_STANDIN.as_bytes().to_vec()),
         b'[' => {
             let entries: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-            if !entries.iter().any(|e| has_unholdable_id(e.get())) {
+            let bad: Vec<bool> = entries.iter().map(|e| has_unholdable_id(e.get())).collect();
+            if !bad.contains(&true) {
                 return None;
             }
-            let mut out = String::with_capacity(body.len());
-            out.push('[');
-            for (i, e) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let raw = e.get();
-                out.push_str(if has_unholdable_id(raw) {
-                    INVALID_STANDIN
-                } else {
-                    raw
-                });
-            }
-            out.push(']');
-            Some(out.into_bytes())
+            let parts: Vec<&str> = entries
+                .iter()
+                .zip(bad)
+                .map(|(e, bad)| if bad { INVALID_STANDIN } else { e.get() })
+                .collect();
+            Some(format!("[{}]", parts.join(",")).into_bytes())
         }
         _ => None,
     }
