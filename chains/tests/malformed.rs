@@ -460,45 +460,13 @@ async fn oversized_requests_and_batches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
-    use jsonrpsee::client_transport::ws::{Url, WsTransportClientBuilder};
     let (chain, c, url) = chain().await;
     let names = methods(&url).await;
-    let ws_url = Url::parse(&url.replace("http://", "ws://")).expect("ws url");
-    let connect = || async {
-        WsTransportClientBuilder::default()
-            .max_request_size(u32::MAX)
-            .build(ws_url.clone())
-            .await
-            .expect("WebSocket connects")
-    };
-    let (mut tx, mut rx) = connect().await;
+    let ws_url = url.replace("http://", "ws://");
+    let (mut tx, mut rx) = ws_connect(&ws_url).await;
     for m in &names {
         let params = params_of(m).unwrap_or_else(|| panic!("{m} has no parameter table entry"));
-        let good = raw_call(m, "[]");
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: truncated"),
-            good[..good.len() - 2].to_owned(),
-            PARSE,
-        )
-        .await;
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: not JSON"),
-            format!("{m}!"),
-            PARSE,
-        )
-        .await;
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: jsonrpc 1.0"),
-            json!({"jsonrpc": "1.0", "id": 1, "method": m}).to_string(),
-            INVALID_REQUEST,
-        )
-        .await;
+        ws_expect_framing_errors(&mut tx, &mut rx, m).await;
         ws_expect(
             &mut tx,
             &mut rx,

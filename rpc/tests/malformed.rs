@@ -655,49 +655,14 @@ async fn oversized_empty_and_mixed_batches_and_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
-    use jsonrpsee::client_transport::ws::{Url, WsTransportClientBuilder};
     let (server, config) = start().await;
     let names = methods(&server).await;
-    let url = Url::parse(&server.ws_url()).expect("ws url");
-    let connect = || async {
-        within(
-            "WebSocket connect",
-            WsTransportClientBuilder::default()
-                .max_request_size(u32::MAX)
-                .build(url.clone()),
-        )
-        .await
-        .expect("WebSocket connects")
-    };
-    let (mut tx, mut rx) = connect().await;
+    let ws_url = server.ws_url();
+    let (mut tx, mut rx) = ws_connect(&ws_url).await;
     for m in &names {
         let params =
             params_of(m).unwrap_or_else(|| panic!("{m} has no parameter table entry in this test"));
-        let good = raw_call(m, "[]");
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: truncated"),
-            good[..good.len() - 2].to_owned(),
-            PARSE,
-        )
-        .await;
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: not JSON"),
-            format!("{m}!"),
-            PARSE,
-        )
-        .await;
-        ws_expect(
-            &mut tx,
-            &mut rx,
-            format!("{m}: jsonrpc 1.0"),
-            json!({"jsonrpc": "1.0", "id": 1, "method": m}).to_string(),
-            INVALID_REQUEST,
-        )
-        .await;
+        ws_expect_framing_errors(&mut tx, &mut rx, m).await;
         // JSON-RPC 2.0 says -32600 for an id that is not a string, number or null; jsonrpsee
         // reads such a request as a notification and sends nothing (paritytech/jsonrpsee#1653).
         // WebSocket messages never pass the server's HTTP layer that answers -32600 over HTTP,
@@ -785,7 +750,7 @@ async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
         .await
         .expect("the connection survives an oversized message");
     assert_eq!(code_of(&answer), None, "{answer}");
-    let (mut tx2, mut rx2) = connect().await;
+    let (mut tx2, mut rx2) = ws_connect(&ws_url).await;
     let answer = ws_ask(&mut tx2, &mut rx2, call("relay_version", json!([])))
         .await
         .expect("a new connection is served");

@@ -190,6 +190,41 @@ pub async fn expect_unholdable_ids_refused(url: &str, method: &str, answered: &s
     }
 }
 
+/// A raw WebSocket to `url` (`ws://…`), with no request size limit on this side.
+pub async fn ws_connect(url: &str) -> (impl TransportSenderT, impl TransportReceiverT) {
+    use jsonrpsee::client_transport::ws::{Url, WsTransportClientBuilder};
+    let url = Url::parse(url).expect("ws url");
+    within(
+        "WebSocket connect",
+        WsTransportClientBuilder::default()
+            .max_request_size(u32::MAX)
+            .build(url),
+    )
+    .await
+    .expect("WebSocket connects")
+}
+
+/// Over a raw WebSocket, a call of `method` cut short or not JSON gets `-32700`, one not
+/// JSON-RPC 2.0 gets `-32600`.
+pub async fn ws_expect_framing_errors<S, R>(tx: &mut S, rx: &mut R, method: &str)
+where
+    S: TransportSenderT,
+    R: TransportReceiverT,
+{
+    let good = raw_call(method, "[]");
+    for (what, text, code) in [
+        ("truncated", good[..good.len() - 2].to_owned(), PARSE),
+        ("not JSON", format!("{method}!"), PARSE),
+        (
+            "jsonrpc 1.0",
+            json!({"jsonrpc": "1.0", "id": 1, "method": method}).to_string(),
+            INVALID_REQUEST,
+        ),
+    ] {
+        ws_expect(tx, rx, format!("{method}: {what}"), text, code).await;
+    }
+}
+
 /// Sends `text` on a raw WebSocket and returns the next answer (`None` if the connection
 /// closed).
 pub async fn ws_ask<S, R>(tx: &mut S, rx: &mut R, text: String) -> Option<Value>
