@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd {
+    pub mod bench;
     pub mod chain;
     pub mod init;
     pub mod keys;
@@ -16,6 +17,7 @@ mod cmd {
     pub mod transfer;
     pub mod validate;
 }
+mod bench;
 mod config;
 mod devnet;
 mod keys;
@@ -52,6 +54,8 @@ enum Command {
     Chain(cmd::chain::ChainArgs),
     /// Run the deterministic simulator (protocols, network model, faults, invariants).
     Sim(Box<cmd::sim::SimArgs>),
+    /// Benchmark Picsou against the baselines over real libp2p on loopback.
+    Bench(Box<cmd::bench::BenchArgs>),
     /// Print the version and exit.
     Version,
 }
@@ -83,5 +87,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => cmd::validate::run(c),
         Command::Chain(args) => cmd::chain::run(args),
         Command::Sim(args) => cmd::sim::run(*args),
+        Command::Bench(args) => cmd::bench::run(*args),
     }
 }

@@ -47,6 +47,7 @@
 //! confirmation time measures the detection, and sampling it would stretch the spacing, which
 //! stretches detection, without bound.
 
+use crate::picsou::pacing::Pacing;
 use crate::picsou::quack::{QuackTracker, quorum_value};
 use crate::picsou::resend::{RolePair, role_pairs};
 use crate::picsou::schedule::Schedule;
@@ -139,6 +140,8 @@ pub struct Outbound {
     /// Smoothed time from release to confirmation and its mean deviation, in nanoseconds.
     srtt_ns: Option<u64>,
     rttvar_ns: u64,
+    /// The byte limit of the soft window, following what the path confirms.
+    pacing: Pacing,
     /// When each remote receiver and each relay of this cluster was last heard from, and since
     /// when this relay has had entries not yet QUACKed: what tells a silent relay from a live
     /// one.
@@ -168,6 +171,7 @@ impl Outbound {
         let schedule = Schedule::new(&local, &remote, params.quantum_max, params.slot_seed);
         let (n_r, n_s) = (remote.n(), local.n());
         let lag = AckLagWatch::new(n_r, params.max_message_delay * LAG_SUSPECT_DELAYS);
+        let pacing = Pacing::new(&params, local.n());
         Outbound {
             me,
             quack: QuackTracker::new(remote.stakes.clone(), remote.u, quack),
@@ -186,6 +190,7 @@ impl Outbound {
             open_bytes: 0,
             srtt_ns: None,
             rttvar_ns: 0,
+            pacing,
             receivers_heard: Heard::new(n_r),
             peers_heard: Heard::new(n_s),
             busy_since: None,
@@ -279,7 +284,7 @@ impl Outbound {
             return false;
         }
         self.stored(k).is_none_or(|s| {
-            s.confirmed || self.open_bytes + s.bytes() <= self.params.send_window_bytes as u64
+            s.confirmed || self.open_bytes + s.bytes() <= self.pacing.window_bytes()
         })
     }
 
@@ -331,6 +336,7 @@ impl Outbound {
         };
         s.confirmed = true;
         let (bytes, released_at, reported) = (s.bytes(), s.released_at, s.reported);
+        self.pacing.confirmed(now, bytes);
         if in_pipe {
             self.open -= 1;
             self.open_bytes -= bytes;
@@ -345,6 +351,7 @@ impl Outbound {
 
     /// Folds one confirmation time into the smoothed estimate (RFC 6298, §2).
     fn sample_confirmation(&mut self, r: Duration) {
+        self.pacing.rtt_sample(r);
         let r = u64::try_from(r.as_nanos()).unwrap_or(u64::MAX);
         match self.srtt_ns {
             None => {
@@ -362,7 +369,7 @@ impl Outbound {
     /// how long after its release an entry's first report counts.
     pub fn report_spacing(&self) -> Duration {
         match self.srtt_ns {
-            None => self.params.dup_ack_spacing,
+            None => self.params.max_message_delay,
             Some(srtt) => {
                 Duration::from_nanos(srtt.saturating_add(self.rttvar_ns.saturating_mul(4)))
                     .clamp(self.params.noop_delay * 2, self.params.max_message_delay)
@@ -533,12 +540,11 @@ impl Outbound {
         };
         let prev_next = self.acks[ji].as_ref().map_or(0, |a| a.next.0);
         self.acks[ji] = Some(clamped);
-        if let Some(q) = self.quack.observe(ji, next) {
-            self.on_quack(now, q);
-        }
         // Confirmation can only change for what this ack newly says j holds: the indices its
         // cumulative part newly covers (each is looked at once per receiver over the stream's
-        // life) and those its φ-list names.
+        // life) and those its φ-list names. Before the QUACK moves: the ack that completes a
+        // QUACK also completes the confirmation of what it covers, which is then sampled and
+        // counted (see [`Pacing`]) before the QUACK forgets it.
         for k in prev_next.max(self.base)..next {
             self.try_confirm(now, k);
         }
@@ -546,6 +552,9 @@ impl Outbound {
             if ack.phi_holds(StreamIndex(k)) {
                 self.try_confirm(now, k);
             }
+        }
+        if let Some(q) = self.quack.observe(ji, next) {
+            self.on_quack(now, q);
         }
         if self.released < self.exported {
             self.pump_originals(now);
