@@ -926,11 +926,9 @@ fn environment_overrides_take_effect_and_a_bad_one_names_its_variable() {
         .block_on(RelayClient::new(&moved.url()).expect("a client").status())
         .expect("relay_status on the overridden port");
     assert_eq!(s.node, "A0");
-    assert!(
-        std::net::TcpStream::connect(a0.rpc).is_err(),
-        "nothing listens on the file's port {}",
-        a0.rpc
-    );
+    // The relay has one RPC listener, so serving on the overridden port is the proof. (Checking
+    // that nothing listens on the file's port raced with every other process on this machine:
+    // the port was free when the test picked it, and a clean-clone run saw it taken.)
 
     for (var, value, field) in [
         ("PICSOU_RPC__LISTEN", "nowhere", "rpc.listen"),
