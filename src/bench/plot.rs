@@ -8,6 +8,7 @@
 
 use super::report::{Report, RunResult};
 use anyhow::{Context as _, anyhow, bail};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -92,70 +93,69 @@ where
             .filter(|v| *v > 0.0)
             .fold(f64::INFINITY, f64::min)
             .min(y_hi);
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d(
                 ((x_lo / 2.0)..(x_hi * 2.0)).log_scale(),
                 ((y_lo / 2.0).max(1e-3)..(y_hi * 2.0)).log_scale(),
             )
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("msgs/s delivered to all")
-            .x_label_formatter(&|v| size_label(*v as usize))
-            .draw()
-            .map_err(err)?;
-        for (p, pts) in lines {
-            let c = color(p);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?
-                .label(p.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.iter().map(|&q| Circle::new(q, 4, c.filled())))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        plot_lines(chart, x_desc, &|v| size_label(*v as usize), lines, err)
     } else {
         let pad = ((x_hi - x_lo) * 0.08).max(0.5);
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d((x_lo - pad)..(x_hi + pad), 0.0..(y_hi * 1.15))
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("msgs/s delivered to all")
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
-        for (p, pts) in lines {
-            let c = color(p);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?
-                .label(p.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.iter().map(|&q| Circle::new(q, 4, c.filled())))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        // Relay counts are whole: ticks between them get no label (with one n, every tick
+        // of the padded range read "4").
+        let whole = |v: &f64| {
+            if (v - v.round()).abs() < 1e-6 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        };
+        plot_lines(chart, x_desc, &whole, lines, err)
     }
+}
+
+/// Draws the mesh of `chart`, one line with markers per protocol, and the legend: the same on
+/// linear and logarithmic axes.
+fn plot_lines<'a, DB, X, Y>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    x_label: &dyn Fn(&f64) -> String,
+    lines: &[Line],
+    err: impl Fn(DrawingAreaErrorKind<DB::ErrorType>) -> anyhow::Error,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("msgs/s delivered to all")
+        .x_label_formatter(x_label)
+        .draw()
+        .map_err(&err)?;
+    for (p, pts) in lines {
+        let c = color(p);
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+            .map_err(&err)?
+            .label(p.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart
+            .draw_series(pts.iter().map(|&q| Circle::new(q, 4, c.filled())))
+            .map_err(&err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(&err)?;
     Ok(())
 }
 
