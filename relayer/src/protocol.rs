@@ -387,8 +387,10 @@ pub struct Params {
     pub send_window_bytes: usize,
     /// ... but never longer than this.
     pub max_message_delay: Duration,
-    /// Reports of a missing entry from one receiver count again only after this long.
-    pub dup_ack_spacing: Duration,
+    /// How long indices a quorum of senders claims this cluster holds may stay missing before
+    /// a relay fetches them from a peer (§4.3). (Loss reports are spaced by the measured
+    /// confirmation time instead: see `picsou::outbound`.)
+    pub fetch_delay: Duration,
     /// Upper bound on the schedule quantum `q`.
     pub quantum_max: u64,
     /// Baselines with timeouts (OTU): how long before the next sender takes over.
@@ -410,7 +412,7 @@ impl Default for Params {
             send_window: 1 << 16,
             send_window_bytes: 64 << 20,
             max_message_delay: Duration::from_millis(200),
-            dup_ack_spacing: Duration::from_millis(20),
+            fetch_delay: Duration::from_millis(20),
             quantum_max: 1 << 16,
             resend_timeout: Duration::from_secs(1),
             slot_seed: 0,

@@ -19,7 +19,7 @@
 //! - **QUACK** ([`quack`]): the highest index below which `u_r + 1` stake of receivers hold
 //!   everything. Entries below it are dropped from memory.
 //! - **Loss** ([`outbound`]): an ack that shows `k` missing is a report; reports from one receiver
-//!   count again only `dup_ack_spacing` apart, and only once `k` has had time to arrive. The
+//!   count again only a measured spacing apart, and only once `k` has had time to arrive. The
 //!   resend level of `k` is the largest `N` such that `r_r + 1` stake reported it `N + 1` times.
 //! - **Resend roles** ([`resend`]): role `i ≥ 1` of `k` resends to its receiver once the level
 //!   reaches `i`, unless `u_r + 1` stake already individually hold `k`.
@@ -307,9 +307,9 @@ impl Picsou {
     }
 
     /// Asks a peer for entries a quorum of senders says some correct relay here holds, once they
-    /// have stayed missing for `dup_ack_spacing` (entries merely in flight by broadcast arrive
+    /// have stayed missing for `fetch_delay` (entries merely in flight by broadcast arrive
     /// sooner and are not fetched). An index is asked for again only after `max_message_delay`:
-    /// the answer may be queued behind data, and asking every `dup_ack_spacing` while it was
+    /// the answer may be queued behind data, and asking every `fetch_delay` while it was
     /// (a receiver lagging on saturated cores) piled up copies of entries already on their way,
     /// which lagged it further (measured over libp2p on loopback: 8 MB of internal traffic per
     /// 1 MB message instead of 3, and a third of the throughput).
@@ -322,7 +322,7 @@ impl Picsou {
             return;
         }
         let (point, since) = *self.wedge_seen.get_or_insert((wedge, now));
-        if now < since.add(self.setup.params.dup_ack_spacing) {
+        if now < since.add(self.setup.params.fetch_delay) {
             return;
         }
         let retry = self.setup.params.max_message_delay;
@@ -594,7 +594,7 @@ impl Protocol for Picsou {
         let fetch = self
             .wedge_seen
             .filter(|_| self.inb.next() < self.inb.wedge_point())
-            .map(|(_, since)| since.add(p.dup_ack_spacing));
+            .map(|(_, since)| since.add(p.fetch_delay));
         [
             self.cross.next_deadline(),
             self.internal.next_deadline(),

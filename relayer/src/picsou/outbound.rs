@@ -41,8 +41,9 @@
 //! as TCP computes its retransmission timeout (RFC 6298), never below two ack intervals
 //! (`2·noop_delay`, below which two reports cannot be told apart) nor above `max_message_delay`
 //! (under congestion the estimate grows with the queues, and each resend level waits for it),
-//! and `dup_ack_spacing` until the first sample. Only its own sends are sampled: another relay's window may let an entry go
-//! later than ours did, and that lag is not a path delay. Entries some receiver reported missing
+//! and `max_message_delay` until the first sample (before it, nothing is known of the path, and
+//! a shorter guess resent entries that were only queued). Only its own sends are sampled:
+//! another relay's window may let an entry go later than ours did, and that lag is not a path delay. Entries some receiver reported missing
 //! are not sampled either, as Karn's algorithm skips retransmitted segments: a hole's
 //! confirmation time measures the detection, and sampling it would stretch the spacing, which
 //! stretches detection, without bound.
