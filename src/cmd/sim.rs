@@ -292,6 +292,9 @@ fn bad_flags(msg: &str) -> ! {
 
 /// Runs `picsou-relay sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    // Quiet unless asked: `RUST_LOG=relayer::sim::wire=trace` prints every batch sent, with its
+    // simulated time, ack and indices.
+    crate::logging::init("warn", false)?;
     let prepared = protocols(&args.protocol)
         .map_err(|BadFlags(e)| BadFlags(format!("--protocol: {e}")))
         .and_then(|ps| base_config(&args).map(|cfg| (ps, cfg)));

@@ -856,6 +856,15 @@ impl<'a> Engine<'a> {
                 ));
             }
         }
+        if tracing::enabled!(target: "relayer::sim::wire", tracing::Level::TRACE) {
+            tracing::trace!(
+                target: "relayer::sim::wire",
+                "{:.6} {from} -> {} {}",
+                self.now.as_secs_f64(),
+                t.to,
+                describe(&t.batch)
+            );
+        }
         let actual = sealed_len(from, t.to, &t.batch) as u64;
         let mut charged = actual;
         let mut content = 0u64;
@@ -1031,7 +1040,13 @@ impl<'a> Engine<'a> {
                 }
             }
             Event::Sent { .. } => {}
-            Event::Resent { .. } => {
+            Event::Resent { k, level, to } => {
+                tracing::trace!(
+                    target: "relayer::sim::wire",
+                    "{:.6} {id} resends #{} at level {level} to {to}",
+                    self.now.as_secs_f64(),
+                    k.0
+                );
                 if correct {
                     self.streams[side_idx(id.side)].resends += 1;
                 }
@@ -1279,6 +1294,49 @@ fn read_recovered(store: &MemStore) -> Result<Recovered, storage::StorageError> 
         None => None,
     };
     Ok(Recovered { received, quack })
+}
+
+/// One line about a batch for the `relayer::sim::wire` trace: its kind, ack, claims and the
+/// indices it carries (runs of consecutive indices shortened to `a..=b`).
+fn describe(batch: &Batch) -> String {
+    let mut ks: Vec<u64> = batch.entries.iter().map(|e| e.k.0).collect();
+    ks.sort_unstable();
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ks.len() {
+        let mut j = i;
+        while j + 1 < ks.len() && ks[j + 1] == ks[j] + 1 {
+            j += 1;
+        }
+        runs.push(if i == j {
+            ks[i].to_string()
+        } else {
+            format!("{}..={}", ks[i], ks[j])
+        });
+        i = j + 1;
+    }
+    let head = match &batch.kind {
+        BatchKind::Cross {
+            ack,
+            quack_claim,
+            exported,
+        } => {
+            let ack = ack.as_ref().map_or("-".to_owned(), |a| {
+                let held = (0..a.phi.len() as u64 * 8)
+                    .filter(|i| a.phi_holds(StreamIndex(a.next.0 + 1 + i)))
+                    .count();
+                format!("{}+{held}", a.next.0)
+            });
+            let claim = quack_claim.map_or("-".to_owned(), |c| c.0.to_string());
+            format!("cross ack={ack} claim={claim} exported={}", exported.0)
+        }
+        BatchKind::Internal => "internal".to_owned(),
+        BatchKind::Fetch { want } => format!(
+            "fetch want={:?}",
+            want.iter().map(|k| k.0).collect::<Vec<_>>()
+        ),
+    };
+    format!("{head} [{}]", runs.join(","))
 }
 
 #[cfg(test)]
