@@ -22,11 +22,13 @@
 //!   count again only a measured spacing apart, and only once `k` has had time to arrive. The
 //!   resend level of `k` is the largest `N` such that `r_r + 1` stake reported it `N + 1` times.
 //! - **Resend roles** ([`resend`]): role `i ≥ 1` of `k` resends to its receiver once the level
-//!   reaches `i`, unless `u_r + 1` stake already individually hold `k`.
-//! - **§4.3 wedge**: a sender that hears a report for an index below its QUACK attaches its QUACK
-//!   as a claim on its next batch to that receiver; a receiver holding claims from `r_s + 1` stake
-//!   of senders that it is behind fetches the missing entries from its own cluster's relays, which
-//!   keep the last `fetch_retain` entries they delivered.
+//!   reaches `i`, unless `u_r + 1` stake already individually hold `k`; higher levels retry
+//!   every pair, the original included, for what the network lost.
+//! - **§4.3 wedge**: a sender that hears a report for an index below its claim point (its QUACK,
+//!   or past it as far as receivers of more than `u_r` stake individually hold every entry)
+//!   attaches that point as a claim on its next batch to that receiver; a receiver holding
+//!   claims from `r_s + 1` stake of senders that it is behind fetches the missing entries from
+//!   its own cluster's relays, which keep the last `fetch_retain` entries they delivered.
 //!
 //! Time is always an argument; nothing here reads a clock, draws randomness or iterates a
 //! `HashMap`.
@@ -161,12 +163,12 @@ impl Picsou {
     }
 
     /// Sends a cross batch to remote relay `to`, carrying our ack, a claim if it is behind our
-    /// QUACK, and the entries given.
+    /// claim point ([`Outbound::claim_point`]), and the entries given.
     fn send_cross(&mut self, now: Time, to: NodeIdx, entries: Vec<Entry>) {
         let quack_claim = self
             .out
-            .receiver_behind_quack(to)
-            .then(|| StreamIndex(self.out.quack()));
+            .receiver_behind_claim(to)
+            .then(|| StreamIndex(self.out.claim_point()));
         let batch = Batch {
             epoch: self.setup.epoch,
             kind: BatchKind::Cross {

@@ -151,7 +151,10 @@ pub struct Outbound {
     busy_since: Option<Time>,
     /// Last time the soft window moved: the QUACK advanced or the window yielded.
     window_moved: Time,
-    /// Receivers behind our QUACK that reported an index we already forgot.
+    /// Every index below it is QUACKed or confirmed (held by receivers of more than `u_r` stake
+    /// individually): what a §4.3 claim may vouch for.
+    confirmed_front: u64,
+    /// Receivers behind our claim point that reported an index they will not get resent.
     owe_claim: BTreeSet<NodeIdx>,
     /// Receivers whose acks stay behind the QUACK.
     lag: AckLagWatch,
@@ -196,6 +199,7 @@ impl Outbound {
             peers_heard: Heard::new(n_s),
             busy_since: None,
             window_moved: Time::ZERO,
+            confirmed_front: quack,
             owe_claim: BTreeSet::new(),
             lag,
             originals_sent: 0,
@@ -229,10 +233,31 @@ impl Outbound {
         std::mem::take(&mut self.actions)
     }
 
-    /// Whether receiver `j` is behind our QUACK (so claims should be sent to it).
-    pub fn receiver_behind_quack(&self, j: NodeIdx) -> bool {
+    /// What a §4.3 claim from this relay vouches for: every index below it is held by receivers
+    /// of more than `u_r` stake, so by at least one correct one. That is the QUACK, or more when
+    /// φ-lists show entries past it held: those are never resent (see
+    /// [`Outbound::fire_roles`]), so a receiver missing one can only fetch it, and it fetches
+    /// only below what claims vouch for.
+    pub fn claim_point(&self) -> u64 {
+        self.quack().max(self.confirmed_front)
+    }
+
+    /// Whether receiver `j` is behind our claim point (so claims should be sent to it).
+    pub fn receiver_behind_claim(&self, j: NodeIdx) -> bool {
         let next = self.acks[j.as_usize()].as_ref().map_or(0, |a| a.next.0);
-        next < self.quack()
+        next < self.claim_point()
+    }
+
+    /// Moves [`Outbound::confirmed_front`] past every confirmed entry.
+    fn advance_confirmed_front(&mut self) {
+        self.confirmed_front = self.confirmed_front.max(self.base);
+        while self.confirmed_front < self.exported
+            && self
+                .stored(self.confirmed_front)
+                .is_some_and(|s| s.confirmed)
+        {
+            self.confirmed_front += 1;
+        }
     }
 
     /// Takes the set of receivers owed a §4.3 claim.
@@ -557,6 +582,7 @@ impl Outbound {
         if let Some(q) = self.quack.observe(ji, next) {
             self.on_quack(now, q);
         }
+        self.advance_confirmed_front();
         if self.released < self.exported {
             self.pump_originals(now);
         }
@@ -596,8 +622,9 @@ impl Outbound {
         if k >= self.exported {
             return;
         }
-        if k < self.quack() {
-            // We may have forgotten it; tell j how far the QUACK is so it can fetch (§4.3).
+        if k < self.claim_point() {
+            // We may have forgotten it, and will not resend it anyway (a correct receiver holds
+            // it): tell j how far the claim point is so it can fetch (§4.3).
             self.owe_claim.insert(j);
             return;
         }
