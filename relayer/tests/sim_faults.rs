@@ -94,6 +94,37 @@ fn picsou_across_a_partition() {
 }
 
 #[test]
+fn a_relay_cut_off_while_its_peers_got_everything_fetches_past_the_quack() {
+    // A4 is cut off for the first 97 ms, while everything is sent and its peers receive and
+    // pass on their shares; then two of its peers crash. Each entry A4 missed is held by more
+    // than u_A of A's stake, so it is never resent, but the QUACK (cumulative) stays at A4's
+    // own `next`, so no QUACK claim reaches A4 above it: only claims of what φ-lists show held
+    // let A4 fetch the rest (found by `sim --mix random --seed 5639`).
+    let mut c = picsou(5, 218, "omit-broadcast:2:b,crash:2@20ms:a");
+    c.cluster_a = ClusterConfig::cft(Side::A, 5);
+    c.cluster_b = ClusterConfig::cft(Side::B, 6);
+    c.placement = relayer::sim::Placement::Spread;
+    c.net.partitions.push("A4@1ms-98ms".parse().expect("valid"));
+    run_clean(&c);
+}
+
+#[test]
+fn unequal_clusters_keep_the_transmission_bound() {
+    // 4 + 6 relays, u = 1 a side: three role pairs with distinct ends exist; the stake walk
+    // alone gave four, and an entry crossed four times (`sim --mix random --seed 1676`).
+    let mut c = picsou(4, 291, "omit-broadcast:1");
+    c.cluster_b = ClusterConfig::bft(Side::B, 6);
+    c.placement = relayer::sim::Placement::Last;
+    let r = run_clean(&c);
+    assert!(r.resends > 0, "the omitting relays force resends");
+    assert!(
+        r.max_transmissions_per_msg <= 3,
+        "{}",
+        r.max_transmissions_per_msg
+    );
+}
+
+#[test]
 fn baselines_keep_their_promises() {
     // ATA and OTU are C3B under crashes; LL and OST are checked only for what they promise.
     for p in [ProtocolKind::Ata, ProtocolKind::Otu] {

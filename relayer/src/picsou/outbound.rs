@@ -683,24 +683,12 @@ impl Outbound {
         if rep.pairs.is_empty() {
             rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, StreamIndex(k));
         }
-        let roles = rep.pairs.len().saturating_sub(1);
-        if roles == 0 {
-            return;
-        }
-        // Level i fires role i. Past the last role the roles take turns again, after a pause
-        // of as many levels as there are roles (levels 2·roles + 1 … 3·roles fire roles 1 …
-        // roles, and so on): a resend the network lost (a dropped connection loses what was in
-        // flight) is retried. In a synchronous run a correct role succeeds long before, so the
-        // bound on transmissions holds.
-        let mine: Vec<(u32, NodeIdx)> = (1..=rep.level as usize)
-            .filter(|&i| !rep.done.contains(&(i as u32)))
+        let pairs = rep.pairs.len();
+        let mine: Vec<(u32, NodeIdx)> = (1..=rep.level)
+            .filter(|i| !rep.done.contains(i))
             .filter_map(|i| {
-                let (round, role) = ((i - 1) / roles, (i - 1) % roles);
-                if round % 2 == 1 {
-                    return None;
-                }
-                let pair = rep.pairs[1 + role];
-                (pair.sender == self.me).then_some((i as u32, pair.receiver))
+                let pair = rep.pairs[pair_of_level(i, pairs)?];
+                (pair.sender == self.me).then_some((i, pair.receiver))
             })
             .collect();
         if mine.is_empty() {
@@ -833,5 +821,58 @@ impl Heard {
             .filter(|&x| live(x))
             .nth((k % m) as usize)
             .map_or(i, |x| NodeIdx(x as u32))
+    }
+}
+
+/// Which role pair (an index into the role list of `pairs` pairs, 0 the original) resend level
+/// `level` fires, if any.
+///
+/// Levels `1 ..= roles` fire the resend roles `1 ..= roles` (`roles = pairs − 1`): in a
+/// synchronous run one of them is correct at both ends and ends it. Then, for what the network
+/// lost (a cut link, a dropped connection), every pair takes a turn again, the original first,
+/// each turn after a pause: levels `roles + 1 ..= 2·roles` fire nothing, the next `pairs` levels
+/// fire pairs `0 ..= roles`, the `pairs` after them nothing, and so on.
+/// When the original pair is the whole list (both its ends hold more stake than can fail), it
+/// is retried from level 1 on alternate levels.
+fn pair_of_level(level: u32, pairs: usize) -> Option<usize> {
+    let (level, pairs) = (level as usize, pairs.max(1));
+    let roles = pairs - 1;
+    if (1..=roles).contains(&level) {
+        return Some(level);
+    }
+    let j = level.checked_sub(2 * roles + 1)?;
+    (j / pairs % 2 == 0).then_some(j % pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_of_level;
+
+    #[test]
+    fn levels_fire_the_roles_then_every_pair_in_turns_with_pauses() {
+        let fired: Vec<Option<usize>> = (1..=14).map(|l| pair_of_level(l, 3)).collect();
+        assert_eq!(
+            fired,
+            [
+                Some(1),
+                Some(2),
+                None,
+                None,
+                Some(0),
+                Some(1),
+                Some(2),
+                None,
+                None,
+                None,
+                Some(0),
+                Some(1),
+                Some(2),
+                None
+            ]
+        );
+        // The original pair alone: retried on every other level.
+        let alone: Vec<Option<usize>> = (1..=5).map(|l| pair_of_level(l, 1)).collect();
+        assert_eq!(alone, [Some(0), None, Some(0), None, Some(0)]);
+        assert_eq!(pair_of_level(0, 3), None, "level 0 fires nothing");
     }
 }

@@ -2,13 +2,23 @@
 //! pairs every node computes alike.
 //!
 //! Pair 0 is the original `(s(k), r(k))`. Further pairs walk the senders from `s(k)` and the
-//! receivers from `r(k)` in index order (so resend load rotates with `k`). Both clusters are scaled
-//! to a common total (`Δ_s·Δ_r`: sender stake is multiplied by `Δ_r`, receiver stake by `Δ_s`);
-//! each pair covers the smaller of its sender's and its receiver's remaining scaled stake, and the
-//! walk moves past whichever is used up. Pairs are added until the covered stake exceeds
-//! `u_s·Δ_r + u_r·Δ_s`, the most that pairs with a faulty end can cover; so at least one pair is
-//! correct at both ends. With unit stakes and equal sizes this gives `u_s + u_r + 1` pairs with
-//! pairwise distinct senders and pairwise distinct receivers.
+//! receivers from `r(k)` in index order (so resend load rotates with `k`), in one of two ways,
+//! each guaranteeing that whatever fails within the bounds, some pair is correct at both ends;
+//! the list is the shorter of the two (the stake walk on a tie):
+//!
+//! - **Stake walk.** Both clusters are scaled to a common total (`Δ_s·Δ_r`: sender stake is
+//!   multiplied by `Δ_r`, receiver stake by `Δ_s`); each pair covers the smaller of its sender's
+//!   and its receiver's remaining scaled stake, and the walk moves past whichever is used up.
+//!   Pairs are added until the covered stake exceeds `u_s·Δ_r + u_r·Δ_s`, the most that pairs
+//!   with a faulty end can cover. Few pairs when a few nodes hold most stake.
+//! - **Distinct ends.** Pair `i` is `(s(k)+i, r(k)+i)`: no node is in two pairs, so a faulty
+//!   sender or receiver spoils one pair at most. Pairs are added until there are more than the
+//!   most listed senders that can fail together (the most of them whose stakes sum to at most
+//!   `u_s`) plus the same for receivers. With unit stakes that is exactly `u_s + u_r + 1`, also
+//!   when the clusters differ in size, where the stake walk splits nodes across pairs and
+//!   needs more (6 senders, 4 receivers, `u = 1` each: 4 pairs instead of 3).
+//!
+//! With unit stakes and equal sizes both give the same `u_s + u_r + 1` pairs.
 
 use crate::picsou::schedule::Schedule;
 use crate::protocol::ClusterConfig;
@@ -25,6 +35,65 @@ pub struct RolePair {
 
 /// The role pairs of `k`, pair 0 first.
 pub fn role_pairs(
+    schedule: &Schedule,
+    senders: &ClusterConfig,
+    receivers: &ClusterConfig,
+    k: StreamIndex,
+) -> Vec<RolePair> {
+    let walk = stake_walk(schedule, senders, receivers, k);
+    match distinct_ends(schedule, senders, receivers, k) {
+        Some(distinct) if distinct.len() < walk.len() => distinct,
+        _ => walk,
+    }
+}
+
+/// The most of `stakes` that can fail together within `u`: the smallest ones first.
+fn most_failing(stakes: &mut [u64], u: u64) -> usize {
+    stakes.sort_unstable();
+    let mut sum = 0u64;
+    stakes
+        .iter()
+        .take_while(|&&s| {
+            sum = sum.saturating_add(s);
+            sum <= u
+        })
+        .count()
+}
+
+/// Pairs `(s(k)+i, r(k)+i)` until no failure within the bounds spoils them all; `None` if the
+/// smaller cluster runs out first.
+fn distinct_ends(
+    schedule: &Schedule,
+    senders: &ClusterConfig,
+    receivers: &ClusterConfig,
+    k: StreamIndex,
+) -> Option<Vec<RolePair>> {
+    let (ns, nr) = (senders.n(), receivers.n());
+    let (s0, r0) = (
+        schedule.sender(k).as_usize(),
+        schedule.receiver(k).as_usize(),
+    );
+    let mut pairs = Vec::new();
+    let (mut s_stakes, mut r_stakes) = (Vec::new(), Vec::new());
+    for i in 0..ns.min(nr) {
+        let (s, r) = ((s0 + i) % ns, (r0 + i) % nr);
+        pairs.push(RolePair {
+            sender: NodeIdx(s as u32),
+            receiver: NodeIdx(r as u32),
+        });
+        s_stakes.push(senders.stakes[s].0);
+        r_stakes.push(receivers.stakes[r].0);
+        let spoiled = most_failing(&mut s_stakes.clone(), senders.u.0)
+            + most_failing(&mut r_stakes.clone(), receivers.u.0);
+        if pairs.len() > spoiled {
+            return Some(pairs);
+        }
+    }
+    None
+}
+
+/// The stake walk (see the module doc).
+fn stake_walk(
     schedule: &Schedule,
     senders: &ClusterConfig,
     receivers: &ClusterConfig,
@@ -96,6 +165,43 @@ mod tests {
                 assert_eq!(s.len(), pairs.len());
                 assert_eq!(r.len(), pairs.len());
             }
+        }
+    }
+
+    #[test]
+    fn unit_stake_unequal_sizes_still_give_u_s_plus_u_r_plus_one_distinct_pairs() {
+        // Wherever u_s + u_r + 1 relays fit on both sides.
+        for (ns, nr) in [(6usize, 4usize), (4, 6), (7, 10), (10, 7), (13, 7), (4, 5)] {
+            let a = ClusterConfig::bft(Side::A, ns);
+            let b = ClusterConfig::bft(Side::B, nr);
+            let sched = Schedule::new(&a, &b, 1 << 16, 0);
+            for k in 0..(3 * ns * nr) as u64 {
+                let pairs = role_pairs(&sched, &a, &b, StreamIndex(k));
+                assert_eq!(
+                    pairs.len() as u64,
+                    a.u.0 + b.u.0 + 1,
+                    "{ns}+{nr} k {k}: {pairs:?}"
+                );
+                assert_eq!(pairs[0].sender, sched.sender(StreamIndex(k)));
+                assert_eq!(pairs[0].receiver, sched.receiver(StreamIndex(k)));
+                let s: BTreeSet<_> = pairs.iter().map(|p| p.sender).collect();
+                let r: BTreeSet<_> = pairs.iter().map(|p| p.receiver).collect();
+                assert_eq!((s.len(), r.len()), (pairs.len(), pairs.len()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_heavy_node_keeps_the_stake_walk_short() {
+        // One sender holds 97 of 100: the stake walk needs two pairs, distinct ends would need
+        // four (three light senders can fail together within u = 33).
+        let a = cluster(Side::A, &[97, 1, 1, 1], 33);
+        let b = ClusterConfig::bft(Side::B, 4);
+        let sched = Schedule::new(&a, &b, 1 << 16, 0);
+        for k in 0..400u64 {
+            let k = StreamIndex(k);
+            let pairs = role_pairs(&sched, &a, &b, k);
+            assert_eq!(pairs, stake_walk(&sched, &a, &b, k), "k {k:?}");
         }
     }
 

@@ -2,6 +2,8 @@
 //! instance per node driven exactly per the driving contract of [`crate::protocol`], the source,
 //! persistence with crash-restart, and the invariant checks.
 
+use crate::picsou::resend::role_pairs;
+use crate::picsou::schedule::Schedule;
 use crate::protocol::{
     Batch, BatchKind, Delivery, Entry, Event, PersistId, PersistOp, Protocol, ProtocolKind,
     Recovered, Setup, Transmit,
@@ -1140,14 +1142,38 @@ impl<'a> Engine<'a> {
             let st = &self.streams[s];
             let max_tx = st.copies.iter().copied().max().unwrap_or(0);
             if cfg.protocol == ProtocolKind::Picsou && reliable && !has_restart && unit {
-                let bound = cfg.cluster(source).u.0 + cfg.cluster(recv).u.0 + 1;
+                let (from, to) = (cfg.cluster(source), cfg.cluster(recv));
+                let bound = from.u.0 + to.u.0 + 1;
                 if u64::from(max_tx) > bound {
-                    let worst = st.copies.iter().position(|c| *c == max_tx).unwrap_or(0);
-                    let msg = format!(
-                        "transmission bound: {} of stream {source} crossed {max_tx} times, more than u_s + u_r + 1 = {bound}",
-                        StreamIndex(worst as u64)
-                    );
-                    self.violation(msg);
+                    // With fewer than u_s + u_r + 1 relays on a side, pairs with distinct ends
+                    // run out and an entry has more roles: its own role list is the bound.
+                    let fits = bound <= from.n().min(to.n()) as u64;
+                    let schedule =
+                        Schedule::new(from, to, cfg.params.quantum_max, cfg.params.slot_seed);
+                    let over = st.copies.iter().enumerate().find_map(|(k, &c)| {
+                        let c = u64::from(c);
+                        if c <= bound {
+                            return None;
+                        }
+                        let k = StreamIndex(k as u64);
+                        let limit = if fits {
+                            bound
+                        } else {
+                            role_pairs(&schedule, from, to, k).len() as u64
+                        };
+                        (c > limit).then_some((k, c, limit))
+                    });
+                    if let Some((k, c, limit)) = over {
+                        let msg = format!(
+                            "transmission bound: {k} of stream {source} crossed {c} times, more than {} = {limit}",
+                            if fits {
+                                "u_s + u_r + 1"
+                            } else {
+                                "its resend roles"
+                            }
+                        );
+                        self.violation(msg);
+                    }
                 }
             }
             let st = &self.streams[s];
