@@ -24,7 +24,7 @@
 //! | [`error`] | [`error::VerifyError`]: one variant per refused check |
 //! | [`engine`] | devnet engines ([`engine::Engine`]); [`engine::AnyBlock`], [`engine::AnyExporter`], [`engine::PeerSpec`] |
 //! | [`adapter`] | the relay's chain interface ([`adapter::ChainFollower`], [`adapter::ChainSubmitter`]) and [`adapter::MemChain`] |
-//! | `devnet` | the devnet chain process (JSON-RPC server) and its client; `devnet::request_id`, the HTTP layer both JSON-RPC servers (this one and the relay's) put in front of jsonrpsee |
+//! | `devnet` | the devnet chain process (JSON-RPC server) and its client; `devnet::request_id`, the HTTP layer (with its WebSocket proxy) both JSON-RPC servers (this one and the relay's) put in front of jsonrpsee |
 //!
 //! # Contract
 //!

@@ -467,6 +467,7 @@ async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
     for m in &names {
         let params = params_of(m).unwrap_or_else(|| panic!("{m} has no parameter table entry"));
         ws_expect_framing_errors(&mut tx, &mut rx, m).await;
+        ws_expect_unholdable_ids_refused(&mut tx, &mut rx, m, "chain_status").await;
         ws_expect(
             &mut tx,
             &mut rx,
@@ -523,6 +524,7 @@ async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
         .await
         .expect("the connection survives");
     assert_eq!(code_of(&answer), None, "{answer}");
+    ws_expect_pong(&mut tx, &mut rx).await;
 
     // The subscription refuses bad starting heights, then subscribes on the same connection.
     let ws = WsClientBuilder::default()
@@ -552,4 +554,5 @@ async fn every_method_answers_bad_input_over_websocket_with_the_right_code() {
     assert!(block["height"].as_u64().is_some(), "{block}");
     still_serving(&url, "WebSocket probes").await;
     chain.stop().await;
+    ws_expect_closed(&mut rx).await;
 }

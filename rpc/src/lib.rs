@@ -42,10 +42,11 @@
 //! ``invalid params: `id` must be 64 hex digits (optionally 0x-prefixed), got 3 characters``),
 //! `-32603` internal error (e.g. the node did not answer within [`server::QUERY_TIMEOUT`]).
 //! A request whose `id` is not a string, a non-negative integer or `null` (an object, an array,
-//! a bool, a negative or fractional number) gets `-32600` with `"id": null` over HTTP, alone or
-//! as an entry of a batch; over WebSocket jsonrpsee still takes it for a notification and sends
-//! nothing (upstream issue paritytech/jsonrpsee#1653, worked around for HTTP only, by the layer in
-//! `chains::devnet::request_id` that the devnet chain's server uses too).
+//! a bool, a negative or fractional number) gets `-32600` with `"id": null`, over HTTP and over
+//! WebSocket, alone or as an entry of a batch; a notification (no `id`) gets no answer.
+//! jsonrpsee alone would take such a request for a notification and drop it (upstream issue
+//! paritytech/jsonrpsee#1653); the layer in `chains::devnet::request_id`, which the devnet
+//! chain's server uses too, screens HTTP bodies and proxies WebSocket connections to fix that.
 //! [`RELAY_SHUTTING_DOWN`] (`-32000`, "relay shutting down") means the node's driver has
 //! stopped; the server keeps serving `/health` until it is stopped.
 //!

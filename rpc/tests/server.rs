@@ -275,6 +275,36 @@ async fn get(server: &RpcServer, path: &str) -> (u16, String, String) {
     (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// RFC 6455's example `Sec-WebSocket-Key` and the `Sec-WebSocket-Accept` it calls for.
+const RFC_KEY: (&str, &str) = ("dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+
+/// A raw WebSocket upgrade request with `key`: the status, the `Sec-WebSocket-Accept` header and
+/// the body of the answer (read only when it is not a `101`).
+async fn upgrade(server: &RpcServer, key: Option<&str>) -> (u16, String, String) {
+    let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut req = hyper::Request::get(server.url())
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13");
+    if let Some(key) = key {
+        req = req.header("sec-websocket-key", key);
+    }
+    let req = req.body(Empty::new()).expect("request");
+    let rsp = http.request(req).await.expect("upgrade answered");
+    let status = rsp.status().as_u16();
+    let accept = rsp
+        .headers()
+        .get("sec-websocket-accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if status == 101 {
+        return (status, accept, String::new());
+    }
+    let bytes = rsp.into_body().collect().await.expect("body").to_bytes();
+    (status, accept, String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// The `error` of a raw JSON-RPC answer: code and message.
 fn error_of(v: &Value) -> (i64, String) {
     let e = &v["error"];
@@ -689,6 +719,14 @@ async fn get_routes() {
         assert_eq!(status, want, "{path}");
     }
 
+    // A WebSocket upgrade passes the id screen's proxy and gets jsonrpsee's own handshake,
+    // computed from this client's key; one without a key is refused, not upgraded.
+    let (status, accept, body) = upgrade(&server, Some(RFC_KEY.0)).await;
+    assert_eq!((status, accept.as_str()), (101, RFC_KEY.1), "{body}");
+    let (status, _, body) = upgrade(&server, None).await;
+    assert_ne!(status, 101, "{body}");
+    assert!(body.contains("Could not upgrade"), "{status}: {body}");
+
     // The typed client sees the same.
     let c = client(&server);
     c.health().await.expect("healthy");
@@ -743,12 +781,16 @@ async fn connections_above_the_limit_are_refused() {
         .build(server.ws_url())
         .await
         .expect("2nd");
+    // Both WebSocket connections pass through the id screen's proxy and count once each: a
+    // third is refused, and the refusal reaches the client as jsonrpsee's HTTP 429.
     assert!(
         WsClientBuilder::default()
             .build(server.ws_url())
             .await
             .is_err()
     );
+    let (status, _, body) = upgrade(&server, Some(RFC_KEY.0)).await;
+    assert_eq!(status, 429, "{body}");
     // HTTP calls need a slot too; /health does not.
     let (status, _) = post(&server, call_body("relay_version", json!([]))).await;
     assert_eq!(status, 429);

@@ -13,6 +13,8 @@
 //! - `backend`: the engine behind the server, with its persistence in a `storage` store.
 //! - `load`: the `--load` transaction generator.
 //! - [`params`]: JSON-RPC parameter parsing (also used by the relay's server).
+//! - [`request_id`]: the id screen both JSON-RPC servers put in front of jsonrpsee (requests
+//!   whose `id` jsonrpsee cannot hold get `-32600`); `ws_screen`: its WebSocket proxy.
 //! - [`api`]: the JSON shapes of every result, shared with the client.
 //! - [`client`]: [`client::DevnetClient`] and [`client::BlockFollower`].
 //!
@@ -29,6 +31,7 @@ mod load;
 pub mod params;
 pub mod request_id;
 mod server;
+mod ws_screen;
 
 pub use config::{
     DEFAULT_ACCOUNTS, DevnetConfig, DevnetError, MAX_ACCOUNTS, MAX_BLOCK_INTERVAL, MAX_LOAD_TPS,

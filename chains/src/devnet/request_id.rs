@@ -1,6 +1,6 @@
-//! Requests whose `id` jsonrpsee cannot hold, answered `-32600` over HTTP instead of dropped:
-//! [`IdScreenLayer`], the tower HTTP layer in front of both of this project's JSON-RPC servers
-//! (the devnet chain's and the relay's).
+//! Requests whose `id` jsonrpsee cannot hold, answered `-32600` instead of dropped, over HTTP and
+//! WebSocket: [`IdScreenLayer`], the tower HTTP layer in front of both of this project's JSON-RPC
+//! servers (the devnet chain's and the relay's).
 //!
 //! JSON-RPC 2.0 allows a string, a number or `null` as the `id` and asks for `-32600 Invalid
 //! Request` with a `null` id otherwise. jsonrpsee 0.26 holds an id only as a string, a
@@ -10,18 +10,26 @@
 //! (upstream issue paritytech/jsonrpsee#1653). Since a client cannot match an answer to such an
 //! id anyway, this server answers every one of them `-32600` with a `null` id.
 //!
-//! How: before jsonrpsee reads an HTTP `POST` with a JSON content type, [`screen`] buffers its
-//! body (up to `max_request_bytes`) and replaces each such request — the whole body, or an entry
-//! of a batch — with [`INVALID_STANDIN`], a request without a method and with a `null` id, which
-//! jsonrpsee itself answers `-32600` with a `null` id. The rest of a batch is forwarded
-//! byte-for-byte and answered as before; a body without such a request is forwarded untouched.
-//! A body above the limit gets jsonrpsee's own `-32007` answer. WebSocket messages never pass
-//! through HTTP middleware, so over WebSocket the upstream behaviour remains.
+//! How: [`rewrite`] replaces each such request — the whole body, or an entry of a batch — with
+//! [`INVALID_STANDIN`], a request without a method and with a `null` id, which jsonrpsee itself
+//! answers `-32600` with a `null` id. The rest of a batch is forwarded byte-for-byte and answered
+//! as before; a body without such a request is forwarded untouched. A real notification (no `id`
+//! member) is left alone, so it still gets no answer.
+//!
+//! - HTTP: before jsonrpsee reads a `POST` with a JSON content type, [`screen`] buffers its body
+//!   (up to `max_request_bytes`) and rewrites it. A body above the limit gets jsonrpsee's own
+//!   `-32007` answer.
+//! - WebSocket: messages never pass through HTTP middleware, so the layer answers the upgrade
+//!   request itself and proxies the connection to jsonrpsee through an in-process pipe, rewriting
+//!   every client message on the way (see the `ws_screen` module). A message above
+//!   `max_request_bytes` gets `-32007` with a `null` id, as jsonrpsee answers it; refusals of the
+//!   upgrade (`429` above `max_connections`) reach the client unchanged.
 
 use http_body_util::BodyExt;
 use hyper::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING};
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::http::{content_type_is_json, response};
+use jsonrpsee::server::ws::is_upgrade_request;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,6 +37,8 @@ use serde_json::value::RawValue;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use super::ws_screen;
 
 /// What a request with an id jsonrpsee cannot hold is replaced with: no method, so neither a call
 /// nor a notification, and a `null` id, so jsonrpsee answers `-32600` with `id: null`.
@@ -43,8 +53,9 @@ enum Screened {
     Answer(HttpResponse),
 }
 
-/// The tower layer that passes every HTTP request through [`screen`] before jsonrpsee; bodies
-/// are read up to `max_request_bytes` (the server's own limit).
+/// The tower layer that passes every HTTP request through [`screen`] and every WebSocket
+/// connection through the `ws_screen` proxy before jsonrpsee; bodies and messages are read up to
+/// `max_request_bytes` (the server's own limit).
 #[derive(Clone, Copy, Debug)]
 pub struct IdScreenLayer {
     max_request_bytes: u32,
@@ -96,6 +107,9 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let max = self.max_request_bytes;
         Box::pin(async move {
+            if is_upgrade_request(&req) {
+                return Ok(ws_screen::proxy(req, inner, max).await);
+            }
             match screen(req, max).await {
                 Screened::Forward(req) => inner.call(req).await,
                 Screened::Answer(rsp) => Ok(rsp),

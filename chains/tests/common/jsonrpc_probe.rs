@@ -149,16 +149,10 @@ pub async fn expect_code(url: &str, what: &str, body: impl Into<Bytes>, code: i6
 /// negative, fractional, above u64) get `-32600` with a null id over HTTP, alone and inside a
 /// batch whose other calls (to `method` and to the parameterless `answered`) are still answered.
 /// jsonrpsee alone reads them as notifications and answers `null` (paritytech/jsonrpsee#1653);
-/// both servers put `chains::devnet::request_id` in front of it.
+/// both servers put `chains::devnet::request_id` in front of it (over WebSocket too:
+/// [`ws_expect_unholdable_ids_refused`]).
 pub async fn expect_unholdable_ids_refused(url: &str, method: &str, answered: &str) {
-    for id in [
-        json!({"a": 1}),
-        json!([1]),
-        json!(true),
-        json!(1.5),
-        json!(-1),
-        json!(1e300),
-    ] {
+    for id in unholdable_ids() {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
         let (status, answer) = post(url, body.to_string()).await;
         assert_eq!(status, 200, "{method}: id {id}");
@@ -188,6 +182,80 @@ pub async fn expect_unholdable_ids_refused(url: &str, method: &str, answered: &s
         );
         assert!(answers.iter().any(|a| a["id"] == json!(2)), "{what}");
     }
+}
+
+/// Over a raw WebSocket, requests to `method` whose id is of the wrong type get `-32600` with a
+/// null id, alone and inside a batch whose calls to the parameterless `answered` are still
+/// answered, as over HTTP ([`expect_unholdable_ids_refused`]); the servers' id screen proxies
+/// WebSocket connections for this. A real notification (no id) still gets no answer: the first
+/// answer after it is the next call's.
+pub async fn ws_expect_unholdable_ids_refused<S, R>(
+    tx: &mut S,
+    rx: &mut R,
+    method: &str,
+    answered: &str,
+) where
+    S: TransportSenderT,
+    R: TransportReceiverT,
+{
+    for id in unholdable_ids() {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
+        let answer = ws_ask(tx, rx, body.to_string())
+            .await
+            .unwrap_or_else(|| panic!("{method}: id {id}: the connection closed"));
+        assert_eq!(
+            (&answer["jsonrpc"], &answer["id"], code_of(&answer)),
+            (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
+            "{method}: id {id}: {answer}"
+        );
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": "before", "method": answered},
+            body,
+            {"jsonrpc": "2.0", "id": 2, "method": answered},
+        ]);
+        let answer = ws_ask(tx, rx, batch.to_string())
+            .await
+            .unwrap_or_else(|| panic!("{method}: batch with id {id}: the connection closed"));
+        let what = format!("{method}: batch with id {id}: {answer}");
+        let answers = answer.as_array().unwrap_or_else(|| panic!("{what}"));
+        assert_eq!(answers.len(), 3, "{what}");
+        let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
+        assert_eq!(bad.len(), 1, "{what}");
+        assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{what}");
+        for good in [json!("before"), json!(2)] {
+            assert!(
+                answers
+                    .iter()
+                    .any(|a| a["id"] == good && code_of(a).is_none()),
+                "{what}"
+            );
+        }
+    }
+    let notification = json!({"jsonrpc": "2.0", "method": method, "params": []});
+    within("WebSocket send", tx.send(notification.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{method}: notification not sent: {e}"));
+    let next = json!({"jsonrpc": "2.0", "id": "after-notification", "method": answered});
+    let answer = ws_ask(tx, rx, next.to_string())
+        .await
+        .unwrap_or_else(|| panic!("{method}: notification: the connection closed"));
+    assert_eq!(
+        (&answer["id"], code_of(&answer)),
+        (&json!("after-notification"), None),
+        "{method}: a notification is not answered: {answer}"
+    );
+}
+
+/// Ids JSON-RPC 2.0 refuses or jsonrpsee cannot hold (negative, fractional, above `u64`).
+fn unholdable_ids() -> [Value; 6] {
+    [
+        json!({"a": 1}),
+        json!([1]),
+        json!(true),
+        json!(1.5),
+        json!(-1),
+        json!(1e300),
+    ]
 }
 
 /// A raw WebSocket to `url` (`ws://…`), with no request size limit on this side.
@@ -243,6 +311,34 @@ where
                 return Some(serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}")));
             }
             ReceivedMessage::Pong => {}
+        }
+    }
+}
+
+/// A ping on a raw WebSocket is answered with a pong (nothing else is pending on it).
+pub async fn ws_expect_pong<S, R>(tx: &mut S, rx: &mut R)
+where
+    S: TransportSenderT,
+    R: TransportReceiverT,
+{
+    within("WebSocket ping", tx.send_ping())
+        .await
+        .unwrap_or_else(|e| panic!("ping not sent: {e}"));
+    match within("WebSocket pong", rx.receive()).await {
+        Ok(ReceivedMessage::Pong) => {}
+        Ok(ReceivedMessage::Text(t)) => panic!("a message instead of a pong: {t}"),
+        Ok(ReceivedMessage::Bytes(b)) => panic!("a message instead of a pong: {b:?}"),
+        Err(e) => panic!("no pong: {e}"),
+    }
+}
+
+/// Once the server stops, a raw WebSocket to it is closed (within [`STEP`]).
+pub async fn ws_expect_closed<R: TransportReceiverT>(rx: &mut R) {
+    loop {
+        match within("WebSocket close after the server stopped", rx.receive()).await {
+            Err(_) => return,
+            Ok(ReceivedMessage::Pong) => {}
+            Ok(other) => panic!("a message after the server stopped: {other:?}"),
         }
     }
 }
