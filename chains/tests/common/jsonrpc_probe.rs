@@ -147,48 +147,24 @@ pub async fn expect_code(url: &str, what: &str, body: impl Into<Bytes>, code: i6
 
 /// Requests to `method` whose id is of the wrong type (or a number jsonrpsee cannot hold:
 /// negative, fractional, above u64) get `-32600` with a null id over HTTP, alone and inside a
-/// batch whose other calls (to `method` and to the parameterless `answered`) are still answered.
+/// batch whose other calls (to the parameterless `answered`) are still answered.
 /// jsonrpsee alone reads them as notifications and answers `null` (paritytech/jsonrpsee#1653);
 /// both servers put `chains::devnet::request_id` in front of it (over WebSocket too:
 /// [`ws_expect_unholdable_ids_refused`]).
 pub async fn expect_unholdable_ids_refused(url: &str, method: &str, answered: &str) {
-    for id in unholdable_ids() {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
-        let (status, answer) = post(url, body.to_string()).await;
+    for (id, alone, batch) in unholdable_requests(method, answered) {
+        let (status, answer) = post(url, alone).await;
         assert_eq!(status, 200, "{method}: id {id}");
-        assert_eq!(
-            (&answer["jsonrpc"], &answer["id"], code_of(&answer)),
-            (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
-            "{method}: id {id}: {answer}"
-        );
-        let batch = json!([
-            {"jsonrpc": "2.0", "id": "before", "method": answered},
-            body,
-            {"jsonrpc": "2.0", "id": 2, "method": method, "params": []},
-        ]);
-        let (status, answer) = post(url, batch.to_string()).await;
-        let what = format!("{method}: batch with id {id}: {answer}");
-        assert_eq!(status, 200, "{what}");
-        let answers = answer.as_array().unwrap_or_else(|| panic!("{what}"));
-        assert_eq!(answers.len(), 3, "{what}");
-        let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
-        assert_eq!(bad.len(), 1, "{what}");
-        assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{what}");
-        assert!(
-            answers
-                .iter()
-                .any(|a| a["id"] == json!("before") && code_of(a).is_none()),
-            "{what}"
-        );
-        assert!(answers.iter().any(|a| a["id"] == json!(2)), "{what}");
+        assert_refused_alone(&format!("{method}: id {id}"), &answer);
+        let (status, answer) = post(url, batch).await;
+        assert_eq!(status, 200, "{method}: batch with id {id}: {answer}");
+        assert_refused_in_batch(&format!("{method}: batch with id {id}"), &answer);
     }
 }
 
-/// Over a raw WebSocket, requests to `method` whose id is of the wrong type get `-32600` with a
-/// null id, alone and inside a batch whose calls to the parameterless `answered` are still
-/// answered, as over HTTP ([`expect_unholdable_ids_refused`]); the servers' id screen proxies
-/// WebSocket connections for this. A real notification (no id) still gets no answer: the first
-/// answer after it is the next call's.
+/// The same over a raw WebSocket ([`expect_unholdable_ids_refused`]); the servers' id screen
+/// proxies WebSocket connections for this. A real notification (no id) still gets no answer:
+/// the first answer after it is the next call's.
 pub async fn ws_expect_unholdable_ids_refused<S, R>(
     tx: &mut S,
     rx: &mut R,
@@ -198,38 +174,15 @@ pub async fn ws_expect_unholdable_ids_refused<S, R>(
     S: TransportSenderT,
     R: TransportReceiverT,
 {
-    for id in unholdable_ids() {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
-        let answer = ws_ask(tx, rx, body.to_string())
+    for (id, alone, batch) in unholdable_requests(method, answered) {
+        let answer = ws_ask(tx, rx, alone)
             .await
             .unwrap_or_else(|| panic!("{method}: id {id}: the connection closed"));
-        assert_eq!(
-            (&answer["jsonrpc"], &answer["id"], code_of(&answer)),
-            (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
-            "{method}: id {id}: {answer}"
-        );
-        let batch = json!([
-            {"jsonrpc": "2.0", "id": "before", "method": answered},
-            body,
-            {"jsonrpc": "2.0", "id": 2, "method": answered},
-        ]);
-        let answer = ws_ask(tx, rx, batch.to_string())
+        assert_refused_alone(&format!("{method}: id {id}"), &answer);
+        let answer = ws_ask(tx, rx, batch)
             .await
             .unwrap_or_else(|| panic!("{method}: batch with id {id}: the connection closed"));
-        let what = format!("{method}: batch with id {id}: {answer}");
-        let answers = answer.as_array().unwrap_or_else(|| panic!("{what}"));
-        assert_eq!(answers.len(), 3, "{what}");
-        let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
-        assert_eq!(bad.len(), 1, "{what}");
-        assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{what}");
-        for good in [json!("before"), json!(2)] {
-            assert!(
-                answers
-                    .iter()
-                    .any(|a| a["id"] == good && code_of(a).is_none()),
-                "{what}"
-            );
-        }
+        assert_refused_in_batch(&format!("{method}: batch with id {id}"), &answer);
     }
     let notification = json!({"jsonrpc": "2.0", "method": method, "params": []});
     within("WebSocket send", tx.send(notification.to_string()))
@@ -246,16 +199,57 @@ pub async fn ws_expect_unholdable_ids_refused<S, R>(
     );
 }
 
-/// Ids JSON-RPC 2.0 refuses or jsonrpsee cannot hold (negative, fractional, above `u64`).
-fn unholdable_ids() -> [Value; 6] {
-    [
+/// For each id JSON-RPC 2.0 refuses or jsonrpsee cannot hold (negative, fractional, above
+/// `u64`): the id, a call of `method` with it, and a batch of that call between two calls of
+/// `answered` (ids `"before"` and `2`).
+fn unholdable_requests(method: &str, answered: &str) -> Vec<(Value, String, String)> {
+    let ids = [
         json!({"a": 1}),
         json!([1]),
         json!(true),
         json!(1.5),
         json!(-1),
         json!(1e300),
-    ]
+    ];
+    ids.into_iter()
+        .map(|id| {
+            let alone = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": []});
+            let batch = json!([
+                {"jsonrpc": "2.0", "id": "before", "method": answered},
+                alone,
+                {"jsonrpc": "2.0", "id": 2, "method": answered},
+            ]);
+            (id, alone.to_string(), batch.to_string())
+        })
+        .collect()
+}
+
+/// `answer` is `-32600` with a null id.
+fn assert_refused_alone(what: &str, answer: &Value) {
+    assert_eq!(
+        (&answer["jsonrpc"], &answer["id"], code_of(answer)),
+        (&json!("2.0"), &Value::Null, Some(INVALID_REQUEST)),
+        "{what}: {answer}"
+    );
+}
+
+/// `answer` to a batch of [`unholdable_requests`] has one `-32600` with a null id, and both
+/// calls around it answered without error.
+fn assert_refused_in_batch(what: &str, answer: &Value) {
+    let what = format!("{what}: {answer}");
+    let answers = answer.as_array().unwrap_or_else(|| panic!("{what}"));
+    assert_eq!(answers.len(), 3, "{what}");
+    let bad: Vec<&Value> = answers.iter().filter(|a| a["id"].is_null()).collect();
+    assert_eq!(bad.len(), 1, "{what}");
+    assert_eq!(code_of(bad[0]), Some(INVALID_REQUEST), "{what}");
+    for good in [json!("before"), json!(2)] {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["id"] == good && code_of(a).is_none()),
+            "{what}"
+        );
+    }
 }
 
 /// A raw WebSocket to `url` (`ws://…`), with no request size limit on this side.
