@@ -47,11 +47,10 @@ pub fn role_pairs(
     }
 }
 
-/// The most of `stakes` that can fail together within `u`: the smallest ones first.
-fn most_failing(stakes: &mut [u64], u: u64) -> usize {
-    stakes.sort_unstable();
+/// How many of `sorted` (ascending) can fail together within `u`: the smallest ones first.
+fn most_failing(sorted: &[u64], u: u64) -> usize {
     let mut sum = 0u64;
-    stakes
+    sorted
         .iter()
         .take_while(|&&s| {
             sum = sum.saturating_add(s);
@@ -81,10 +80,14 @@ fn distinct_ends(
             sender: NodeIdx(s as u32),
             receiver: NodeIdx(r as u32),
         });
-        s_stakes.push(senders.stakes[s].0);
-        r_stakes.push(receivers.stakes[r].0);
-        let spoiled = most_failing(&mut s_stakes.clone(), senders.u.0)
-            + most_failing(&mut r_stakes.clone(), receivers.u.0);
+        for (sorted, stake) in [
+            (&mut s_stakes, senders.stakes[s].0),
+            (&mut r_stakes, receivers.stakes[r].0),
+        ] {
+            let at = sorted.partition_point(|&x| x <= stake);
+            sorted.insert(at, stake);
+        }
+        let spoiled = most_failing(&s_stakes, senders.u.0) + most_failing(&r_stakes, receivers.u.0);
         if pairs.len() > spoiled {
             return Some(pairs);
         }
@@ -193,8 +196,9 @@ mod tests {
 
     #[test]
     fn a_heavy_node_keeps_the_stake_walk_short() {
-        // One sender holds 97 of 100: the stake walk needs two pairs, distinct ends would need
-        // four (three light senders can fail together within u = 33).
+        // One sender holds 97 of 100. With distinct ends, three light senders (within u = 33)
+        // and a receiver could spoil four pairs, and 4 relays a side cannot give five: the stake
+        // walk is used, and where the heavy sender sends first it needs three pairs, all its own.
         let a = cluster(Side::A, &[97, 1, 1, 1], 33);
         let b = ClusterConfig::bft(Side::B, 4);
         let sched = Schedule::new(&a, &b, 1 << 16, 0);
@@ -202,6 +206,10 @@ mod tests {
             let k = StreamIndex(k);
             let pairs = role_pairs(&sched, &a, &b, k);
             assert_eq!(pairs, stake_walk(&sched, &a, &b, k), "k {k:?}");
+            if sched.sender(k).0 == 0 {
+                assert_eq!(pairs.len(), 3, "k {k:?}: {pairs:?}");
+                assert!(pairs.iter().all(|p| p.sender.0 == 0), "k {k:?}: {pairs:?}");
+            }
         }
     }
 

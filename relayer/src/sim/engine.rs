@@ -858,15 +858,14 @@ impl<'a> Engine<'a> {
                 ));
             }
         }
-        if tracing::enabled!(target: "relayer::sim::wire", tracing::Level::TRACE) {
-            tracing::trace!(
-                target: "relayer::sim::wire",
-                "{:.6} {from} -> {} {}",
-                self.now.as_secs_f64(),
-                t.to,
-                describe(&t.batch)
-            );
-        }
+        // The arguments (`describe` included) are evaluated only when the target is enabled.
+        tracing::trace!(
+            target: "relayer::sim::wire",
+            "{:.6} {from} -> {} {}",
+            self.now.as_secs_f64(),
+            t.to,
+            describe(&t.batch)
+        );
         let actual = sealed_len(from, t.to, &t.batch) as u64;
         let mut charged = actual;
         let mut content = 0u64;
