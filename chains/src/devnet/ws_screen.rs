@@ -53,16 +53,35 @@ type Io = BufReader<BufWriter<Compat<TokioIo<Upgraded>>>>;
 /// Bytes buffered in each direction of the in-process pipe to jsonrpsee.
 const PIPE_BUFFER: usize = 64 << 10;
 
+/// The service behind the layer (jsonrpsee's), as the proxy needs it: cloned per request and
+/// moved into spawned tasks.
+pub(crate) trait Inner:
+    tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Inner for S where
+    S: tower::Service<
+            HttpRequest,
+            Response = HttpResponse,
+            Error = BoxError,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Answers the WebSocket upgrade request `req` through `inner` (the service behind the layer)
 /// and, once both sides are upgraded, pumps messages between them (see the module docs).
-pub(crate) async fn proxy<S>(req: HttpRequest, inner: S, max_request_bytes: u32) -> HttpResponse
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+pub(crate) async fn proxy<S: Inner>(
+    req: HttpRequest,
+    inner: S,
+    max_request_bytes: u32,
+) -> HttpResponse {
     match handshake(req, inner, max_request_bytes).await {
         Ok(rsp) => rsp,
         Err(e) => {
@@ -74,18 +93,11 @@ where
 
 /// Forwards the upgrade request over a fresh pipe to `inner`; on a `101`, spawns the pump and
 /// returns the `101` for the client, else returns jsonrpsee's refusal.
-async fn handshake<S>(
+async fn handshake<S: Inner>(
     req: HttpRequest,
     inner: S,
     max_request_bytes: u32,
-) -> Result<HttpResponse, BoxError>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> Result<HttpResponse, BoxError> {
     let (near, far) = tokio::io::duplex(PIPE_BUFFER);
     let serve = Behind(inner);
     tokio::spawn(async move {
@@ -133,14 +145,7 @@ where
 /// each request goes to a clone of it.
 struct Behind<S>(S);
 
-impl<S> hyper::service::Service<Request<Incoming>> for Behind<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+impl<S: Inner> hyper::service::Service<Request<Incoming>> for Behind<S> {
     type Response = HttpResponse;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send + 'static>>;
