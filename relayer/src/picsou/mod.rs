@@ -10,9 +10,11 @@
 //!   stake-aware schedule, paced by a soft window that yields after `max_message_delay`.
 //! - **Receive**: a receiver verifies the proof, de-duplicates by index, delivers, and — if it got
 //!   the entry directly — passes it once to every other relay of its cluster.
-//! - **Acks**: the durable cumulative ack `(next, φ-bits)` rides on every cross batch; after
-//!   `noop_delay` without cross traffic an ack-only batch goes to the next remote relay in
-//!   round-robin, while the ack has news for someone or this relay is behind.
+//! - **Acks**: the durable cumulative ack `(next, φ-bits)` rides on every cross batch. Every
+//!   `noop_delay` an ack round sends ack-only batches to a few remote relays that have not seen
+//!   the latest ack and have heard nothing from this relay for `noop_delay` (enough of them that
+//!   every sender hears from receivers of more than `u` stake each round); a relay that is
+//!   behind, with no news, sends one after `noop_delay` without cross traffic, round-robin.
 //! - **Keep-alives**: while it has entries in flight or is behind, a relay sends an empty batch
 //!   to every relay it has sent nothing to for `max_message_delay / 8`, so that silence (which
 //!   reroutes work, see [`outbound`]) means down, not busy.
@@ -81,6 +83,10 @@ pub struct Picsou {
     /// Per remote relay: ack version it last received from us.
     informed: Vec<u64>,
     ack_rr: usize,
+    /// Remote relays one ack round informs ([`ack_fanout`]).
+    ack_fanout: usize,
+    /// When the last ack round went out.
+    last_ack_round: Time,
     fetch_rr: usize,
     /// A §4.3 wedge point above our `next`, and when we first saw it.
     wedge_seen: Option<(u64, Time)>,
@@ -136,6 +142,8 @@ impl Picsou {
             quack_durable: quack,
             last_cross_sent: Time::ZERO,
             ack_rr: setup.me.index.as_usize(),
+            ack_fanout: ack_fanout(&setup.local, setup.remote.n()),
+            last_ack_round: Time::ZERO,
             fetch_rr: setup.me.index.as_usize(),
             wedge_seen: None,
             asked: BTreeMap::new(),
@@ -357,26 +365,49 @@ impl Picsou {
         );
     }
 
-    /// Whether an idle relay should still send ack-only batches.
-    fn wants_ack_traffic(&self) -> bool {
+    /// Since when the longest-uninformed remote relay that has not seen our latest ack has
+    /// heard nothing from us, if any remote has not seen it.
+    fn stale_since(&self) -> Option<Time> {
         let version = self.inb.version();
-        self.informed.iter().any(|&v| v < version) || self.inb.behind() || self.out.owes_claims()
+        self.informed
+            .iter()
+            .zip(&self.sent_remote)
+            .filter(|&(&v, _)| v < version)
+            .map(|(_, &t)| t)
+            .min()
     }
 
-    /// When the next ack-only batch is due: after `noop_delay` of cross silence while there is
-    /// news to give ([`Picsou::wants_ack_traffic`]).
+    /// Whether this relay needs cross traffic though its ack has no news: it is behind (its
+    /// `next` tells senders what to resend) or owes a claim.
+    fn wants_idle_traffic(&self) -> bool {
+        self.inb.behind() || self.out.owes_claims()
+    }
+
+    /// When the next ack-only batches are due: an ack round `noop_delay` after the previous one,
+    /// once some remote relay that has not seen our latest ack has heard nothing from us for
+    /// `noop_delay`; or, while [`Picsou::wants_idle_traffic`], after `noop_delay` of cross
+    /// silence.
     fn noop_due(&self) -> Option<Time> {
-        self.wants_ack_traffic()
-            .then(|| self.last_cross_sent.add(self.setup.params.noop_delay))
+        let delay = self.setup.params.noop_delay;
+        let round = self
+            .stale_since()
+            .map(|t| t.max(self.last_ack_round).add(delay));
+        let idle = self
+            .wants_idle_traffic()
+            .then(|| self.last_cross_sent.add(delay));
+        round.into_iter().chain(idle).min()
     }
 
-    /// Sends an ack-only batch when one is due ([`Picsou::noop_due`]).
+    /// Sends ack-only batches when they are due ([`Picsou::noop_due`]). Receivers we owe a claim
+    /// come first. An ack round then informs up to `ack_fanout` of the remote relays that have
+    /// not seen our latest ack and have heard nothing from us for `noop_delay`, longest silent
+    /// first, then in turn: every sender hears fresh acks from enough receivers to confirm its
+    /// entries within about `noop_delay`, whoever our data happens to go to. Otherwise one
+    /// ack-only batch goes round-robin.
     fn maybe_noop(&mut self, now: Time) {
         if self.noop_due().is_none_or(|due| now < due) {
             return;
         }
-        // Receivers we owe a claim come first; then whoever has not seen our latest ack; then
-        // plain round-robin.
         let owed = self.out.take_owed_claims();
         if !owed.is_empty() {
             for j in owed {
@@ -386,14 +417,28 @@ impl Picsou {
             return;
         }
         let n = self.setup.remote.n();
+        let delay = self.setup.params.noop_delay;
         let version = self.inb.version();
-        let stale = (1..=n)
-            .map(|d| (self.ack_rr + d) % n)
-            .find(|&j| self.informed[j] < version);
-        let j = stale.unwrap_or((self.ack_rr + 1) % n);
-        self.ack_rr = j;
-        let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
-        self.send_cross(now, NodeIdx(j as u32), entries);
+        let mut stale: Vec<(Time, usize, usize)> = (0..n)
+            .filter(|&j| self.informed[j] < version && self.sent_remote[j].add(delay) <= now)
+            .map(|j| (self.sent_remote[j], (j + n - self.ack_rr - 1) % n, j))
+            .collect();
+        if now >= self.last_ack_round.add(delay) && !stale.is_empty() {
+            stale.sort_unstable();
+            for &(_, _, j) in stale.iter().take(self.ack_fanout) {
+                let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
+                self.send_cross(now, NodeIdx(j as u32), entries);
+                self.ack_rr = j;
+            }
+            self.last_ack_round = now;
+            return;
+        }
+        if self.wants_idle_traffic() && now >= self.last_cross_sent.add(delay) {
+            let j = (self.ack_rr + 1) % n;
+            self.ack_rr = j;
+            let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
+            self.send_cross(now, NodeIdx(j as u32), entries);
+        }
     }
 
     fn flush_due(&mut self, now: Time) {
@@ -471,6 +516,27 @@ impl Picsou {
         self.maybe_noop(now);
         self.maybe_keepalive(now);
     }
+}
+
+/// How many remote relays one ack round informs. A sender confirms an entry once receivers of
+/// more than `u` stake of this cluster hold it; in the worst case those are the `m` smallest
+/// stakes. If each of our `n` relays informs `F` of the `n'` remote ones per round, a remote
+/// relay hears from `n·F / n'` of ours on average, so `F = ⌈m·n' / n⌉` (at most `n'`).
+fn ack_fanout(local: &crate::protocol::ClusterConfig, remote_n: usize) -> usize {
+    let mut stakes: Vec<u64> = local.stakes.iter().map(|s| s.0).collect();
+    stakes.sort_unstable();
+    let mut sum = 0;
+    let m = stakes
+        .iter()
+        .take_while(|&&s| {
+            let short = sum <= local.u.0;
+            sum += s;
+            short
+        })
+        .count();
+    (m * remote_n)
+        .div_ceil(local.n().max(1))
+        .clamp(1, remote_n.max(1))
 }
 
 impl Protocol for Picsou {

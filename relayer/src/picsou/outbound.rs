@@ -33,20 +33,24 @@
 //!
 //! # Duplicate reports are spaced by the measured confirmation time
 //!
-//! A receiver's report that `k` is missing counts only once `k` has had time to arrive, and
-//! counts again only after the same spacing. A fixed spacing is either too long on a LAN (each
-//! resend level waits for it, so a hole behind several crashed role pairs stalls for several
-//! spacings) or too short across continents (entries still in flight get resent). The spacing
-//! is `srtt + 4·rttvar` of the time from this relay's own original sends to their confirmation,
-//! as TCP computes its retransmission timeout (RFC 6298), never below two ack intervals
-//! (`2·noop_delay`, below which two reports cannot be told apart) nor above `max_message_delay`
-//! (under congestion the estimate grows with the queues, and each resend level waits for it),
-//! and `max_message_delay` until the first sample (before it, nothing is known of the path, and
-//! a shorter guess resent entries that were only queued). Only its own sends are sampled:
-//! another relay's window may let an entry go later than ours did, and that lag is not a path delay. Entries some receiver reported missing
-//! are not sampled either, as Karn's algorithm skips retransmitted segments: a hole's
-//! confirmation time measures the detection, and sampling it would stretch the spacing, which
-//! stretches detection, without bound.
+//! A receiver's report that `k` is missing counts only once `k` has had time to arrive, and counts
+//! again only after the same spacing. A fixed spacing is either too long on a LAN (each resend
+//! level waits for it, so a hole behind several crashed role pairs stalls for several spacings) or
+//! too short across continents (entries still in flight get resent). The spacing is `srtt +
+//! 4·rttvar` of the time from this relay's own original sends to their confirmation, as TCP
+//! computes its retransmission timeout (RFC 6298), never below the time the bytes now in flight
+//! take to be confirmed at the measured rate plus the least confirmation time (an entry released
+//! behind them cannot arrive sooner; the soft window lets a queue of up to `max_message_delay / 4`
+//! build, and with acks arriving every ack round the estimate alone resent 1 MB entries that were
+//! still queued: 16 resends failure-free at n = 7), never below two ack intervals (`2·noop_delay`,
+//! below which two reports cannot be told apart) nor above `max_message_delay` (under congestion
+//! the estimate grows with the queues, and each resend level waits for it), and `max_message_delay`
+//! until the first sample (before it, nothing is known of the path, and a shorter guess resent
+//! entries that were only queued). Only its own sends are sampled: another relay's window may let
+//! an entry go later than ours did, and that lag is not a path delay. Entries some receiver
+//! reported missing are not sampled either, as Karn's algorithm skips retransmitted segments: a
+//! hole's confirmation time measures the detection, and sampling it would stretch the spacing,
+//! which stretches detection, without bound.
 
 use crate::picsou::pacing::Pacing;
 use crate::picsou::quack::{QuackTracker, quorum_value};
@@ -397,7 +401,9 @@ impl Outbound {
         match self.srtt_ns {
             None => self.params.max_message_delay,
             Some(srtt) => {
-                Duration::from_nanos(srtt.saturating_add(self.rttvar_ns.saturating_mul(4)))
+                let rto = srtt.saturating_add(self.rttvar_ns.saturating_mul(4));
+                let drain = self.pacing.drain_ns(self.open_bytes);
+                Duration::from_nanos(rto.max(drain))
                     .clamp(self.params.noop_delay * 2, self.params.max_message_delay)
             }
         }

@@ -100,6 +100,18 @@ impl Pacing {
         self.mark = Some((now, self.confirmed));
     }
 
+    /// How long `bytes` in flight take to be confirmed at the measured rate, on top of the
+    /// least confirmation time (0 before the first rate sample).
+    pub fn drain_ns(&self, bytes: u64) -> u64 {
+        let Some(rate) = self.rate.filter(|&r| r > 0) else {
+            return 0;
+        };
+        let queue = u128::from(bytes) * 1_000_000_000 / u128::from(rate);
+        u64::try_from(queue)
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.min_rtt_ns.unwrap_or(0))
+    }
+
     /// Most bytes of released, unconfirmed entries the window lets be in flight.
     pub fn window_bytes(&self) -> u64 {
         let Some(rate) = self.rate else {
@@ -168,6 +180,22 @@ mod tests {
         assert_eq!(p.window_bytes(), 4_200_000);
         p.confirmed(at(300), 10_000_000); // 100 MB/s
         assert_eq!(p.window_bytes(), 6_000_000);
+    }
+
+    #[test]
+    fn drain_time_is_the_bytes_in_flight_over_the_rate_plus_the_least_rtt() {
+        let mut p = Pacing::new(&params(), 1);
+        assert_eq!(
+            p.drain_ns(5_000_000),
+            0,
+            "nothing is known before a rate sample"
+        );
+        p.rtt_sample(Duration::from_millis(10));
+        p.confirmed(at(0), 0);
+        p.confirmed(at(100), 5_000_000); // 50 MB/s
+        // 5 MB at 50 MB/s is 100 ms, on top of the 10 ms path.
+        assert_eq!(p.drain_ns(5_000_000), 110_000_000);
+        assert_eq!(p.drain_ns(0), 10_000_000);
     }
 
     #[test]

@@ -113,6 +113,21 @@ impl Net {
         }
     }
 
+    /// Only `side`'s chain finalizes `count` more entries, at the current time.
+    fn commit_side(&mut self, side: Side, from: u64, count: u64) {
+        for k in from..from + count {
+            for id in self.cluster(side).nodes().collect::<Vec<_>>() {
+                if self.crashed.contains(&id) {
+                    continue;
+                }
+                let e = self.entry(side, k);
+                let now = self.now;
+                self.nodes.get_mut(&id).unwrap().handle_committed(now, e);
+                self.drain(id);
+            }
+        }
+    }
+
     fn drain(&mut self, id: NodeId) {
         let crashed = self.crashed.contains(&id);
         let node = self.nodes.get_mut(&id).unwrap();
@@ -259,6 +274,53 @@ fn failure_free_each_entry_crosses_once_and_reaches_everyone() {
             assert_eq!(s.quack, 200, "{id} QUACK");
         }
     }
+}
+
+#[test]
+fn every_sender_hears_enough_acks_within_one_ack_round() {
+    // One stream, no reverse data to carry acks: B's acks reach A only in ack rounds. Each A
+    // relay (not only the entry's sender) needs acks from u + 1 = 3 of the 7 B relays for its
+    // QUACK. One ack-only batch per round, round-robin, gave each A about one ack per round, so
+    // the last A confirmed three rounds later; an ack round informs ⌈3·7/7⌉ = 3 A relays.
+    let mut net = Net::bft(7);
+    let round = net.params.noop_delay;
+    net.commit_side(Side::A, 0, 1);
+    // Cross hop, broadcast after `batch_delay`, internal hop, then one round and its hop.
+    let first_held = net.hop * 2 + net.params.batch_delay;
+    net.run_for(first_held + round + net.hop * 2);
+    for id in net.cluster(Side::A).nodes() {
+        assert_eq!(
+            net.nodes[&id].status().quack,
+            1,
+            "{id} QUACK after one round"
+        );
+    }
+    for id in net.cluster(Side::B).nodes() {
+        assert_eq!(net.delivered.get(&id), Some(&vec![0]), "{id} delivered");
+    }
+    assert_eq!(net.resends(), 0);
+}
+
+#[test]
+fn an_ack_round_reaches_enough_senders_for_the_smallest_quorum() {
+    use crate::picsou::ack_fanout;
+    use crate::types::Stake;
+    for (n, want) in [(4, 2), (7, 3), (19, 7)] {
+        assert_eq!(
+            ack_fanout(&ClusterConfig::bft(Side::B, n), n),
+            want,
+            "n {n}"
+        );
+    }
+    // 4 receivers (2 needed) for 19 senders: each receiver informs ⌈2·19/4⌉ = 10.
+    assert_eq!(ack_fanout(&ClusterConfig::bft(Side::B, 4), 19), 10);
+    // 19 receivers (7 needed) for 4 senders: ⌈7·4/19⌉ = 2.
+    assert_eq!(ack_fanout(&ClusterConfig::bft(Side::B, 19), 4), 2);
+    // Stakes 97,1,1,1 with u = 33: the three small ones do not exceed u, so all four may be
+    // needed, and every receiver informs every sender.
+    let skewed = ClusterConfig::with_stakes(Side::B, [97, 1, 1, 1].map(Stake).to_vec(), false);
+    assert_eq!(skewed.u, Stake(33));
+    assert_eq!(ack_fanout(&skewed, 5), 5);
 }
 
 #[test]
