@@ -419,19 +419,22 @@ impl Picsou {
         let n = self.setup.remote.n();
         let delay = self.setup.params.noop_delay;
         let version = self.inb.version();
-        let mut stale: Vec<(Time, usize, usize)> = (0..n)
-            .filter(|&j| self.informed[j] < version && self.sent_remote[j].add(delay) <= now)
-            .map(|j| (self.sent_remote[j], (j + n - self.ack_rr - 1) % n, j))
-            .collect();
-        if now >= self.last_ack_round.add(delay) && !stale.is_empty() {
-            stale.sort_unstable();
-            for &(_, _, j) in stale.iter().take(self.ack_fanout) {
-                let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
-                self.send_cross(now, NodeIdx(j as u32), entries);
-                self.ack_rr = j;
+        if now >= self.last_ack_round.add(delay) {
+            // Longest silent first, then in turn after the last relay informed.
+            let mut stale: Vec<(Time, usize, usize)> = (0..n)
+                .filter(|&j| self.informed[j] < version && self.sent_remote[j].add(delay) <= now)
+                .map(|j| (self.sent_remote[j], (j + n - self.ack_rr - 1) % n, j))
+                .collect();
+            if !stale.is_empty() {
+                stale.sort_unstable();
+                for &(_, _, j) in stale.iter().take(self.ack_fanout) {
+                    let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
+                    self.send_cross(now, NodeIdx(j as u32), entries);
+                    self.ack_rr = j;
+                }
+                self.last_ack_round = now;
+                return;
             }
-            self.last_ack_round = now;
-            return;
         }
         if self.wants_idle_traffic() && now >= self.last_cross_sent.add(delay) {
             let j = (self.ack_rr + 1) % n;
