@@ -46,9 +46,11 @@ pub mod suspicion;
 #[cfg(test)]
 mod tests;
 
+use crate::picsou::resend::most_failing;
 use crate::protocol::{
-    Batch, BatchKind, Delivery, DeliveryPath, Entry, EntryVerifier, Event, MisbehaviourKind,
-    PersistId, PersistOp, Protocol, ProtocolKind, Recovered, Setup, StreamStatus, Transmit,
+    Batch, BatchKind, ClusterConfig, Delivery, DeliveryPath, Entry, EntryVerifier, Event,
+    MisbehaviourKind, PersistId, PersistOp, Protocol, ProtocolKind, Recovered, Setup, StreamStatus,
+    Transmit,
 };
 use crate::types::{NodeId, NodeIdx, Side, StreamIndex, Time};
 use batcher::Batcher;
@@ -365,16 +367,15 @@ impl Picsou {
         );
     }
 
-    /// Since when the longest-uninformed remote relay that has not seen our latest ack has
-    /// heard nothing from us, if any remote has not seen it.
-    fn stale_since(&self) -> Option<Time> {
+    /// The remote relays that have not seen our latest ack, with when we last sent them anything.
+    fn uninformed(&self) -> impl Iterator<Item = (usize, Time)> + '_ {
         let version = self.inb.version();
         self.informed
             .iter()
             .zip(&self.sent_remote)
-            .filter(|&(&v, _)| v < version)
-            .map(|(_, &t)| t)
-            .min()
+            .enumerate()
+            .filter(move |&(_, (&v, _))| v < version)
+            .map(|(j, (_, &t))| (j, t))
     }
 
     /// Whether this relay needs cross traffic though its ack has no news: it is behind (its
@@ -390,7 +391,9 @@ impl Picsou {
     fn noop_due(&self) -> Option<Time> {
         let delay = self.setup.params.noop_delay;
         let round = self
-            .stale_since()
+            .uninformed()
+            .map(|(_, t)| t)
+            .min()
             .map(|t| t.max(self.last_ack_round).add(delay));
         let idle = self
             .wants_idle_traffic()
@@ -418,12 +421,12 @@ impl Picsou {
         }
         let n = self.setup.remote.n();
         let delay = self.setup.params.noop_delay;
-        let version = self.inb.version();
         if now >= self.last_ack_round.add(delay) {
             // Longest silent first, then in turn after the last relay informed.
-            let mut stale: Vec<(Time, usize, usize)> = (0..n)
-                .filter(|&j| self.informed[j] < version && self.sent_remote[j].add(delay) <= now)
-                .map(|j| (self.sent_remote[j], (j + n - self.ack_rr - 1) % n, j))
+            let mut stale: Vec<(Time, usize, usize)> = self
+                .uninformed()
+                .filter(|&(_, t)| t.add(delay) <= now)
+                .map(|(j, t)| (t, (j + n - self.ack_rr - 1) % n, j))
                 .collect();
             if !stale.is_empty() {
                 stale.sort_unstable();
@@ -525,18 +528,10 @@ impl Picsou {
 /// more than `u` stake of this cluster hold it; in the worst case those are the `m` smallest
 /// stakes. If each of our `n` relays informs `F` of the `n'` remote ones per round, a remote
 /// relay hears from `n·F / n'` of ours on average, so `F = ⌈m·n' / n⌉` (at most `n'`).
-fn ack_fanout(local: &crate::protocol::ClusterConfig, remote_n: usize) -> usize {
+fn ack_fanout(local: &ClusterConfig, remote_n: usize) -> usize {
     let mut stakes: Vec<u64> = local.stakes.iter().map(|s| s.0).collect();
     stakes.sort_unstable();
-    let mut sum = 0;
-    let m = stakes
-        .iter()
-        .take_while(|&&s| {
-            let short = sum <= local.u.0;
-            sum += s;
-            short
-        })
-        .count();
+    let m = (most_failing(&stakes, local.u.0) + 1).min(local.n());
     (m * remote_n)
         .div_ceil(local.n().max(1))
         .clamp(1, remote_n.max(1))

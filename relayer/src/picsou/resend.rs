@@ -48,7 +48,7 @@ pub fn role_pairs(
 }
 
 /// How many of `sorted` (ascending) can fail together within `u`: the smallest ones first.
-fn most_failing(sorted: &[u64], u: u64) -> usize {
+pub(crate) fn most_failing(sorted: &[u64], u: u64) -> usize {
     let mut sum = 0u64;
     sorted
         .iter()
