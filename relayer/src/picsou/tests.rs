@@ -100,30 +100,22 @@ impl Net {
 
     /// Both chains finalize `count` more entries each, at the current time.
     fn commit(&mut self, from: u64, count: u64) {
-        for k in from..from + count {
-            for id in self.ids() {
-                if self.crashed.contains(&id) {
-                    continue;
-                }
-                let e = self.entry(id.side, k);
-                let now = self.now;
-                self.nodes.get_mut(&id).unwrap().handle_committed(now, e);
-                self.drain(id);
-            }
-        }
+        self.commit_sides(&[Side::A, Side::B], from, count);
     }
 
-    /// Only `side`'s chain finalizes `count` more entries, at the current time.
-    fn commit_side(&mut self, side: Side, from: u64, count: u64) {
+    /// The chains of `sides` finalize `count` more entries each, at the current time.
+    fn commit_sides(&mut self, sides: &[Side], from: u64, count: u64) {
         for k in from..from + count {
-            for id in self.cluster(side).nodes().collect::<Vec<_>>() {
-                if self.crashed.contains(&id) {
-                    continue;
+            for &side in sides {
+                for id in self.cluster(side).nodes().collect::<Vec<_>>() {
+                    if self.crashed.contains(&id) {
+                        continue;
+                    }
+                    let e = self.entry(side, k);
+                    let now = self.now;
+                    self.nodes.get_mut(&id).unwrap().handle_committed(now, e);
+                    self.drain(id);
                 }
-                let e = self.entry(side, k);
-                let now = self.now;
-                self.nodes.get_mut(&id).unwrap().handle_committed(now, e);
-                self.drain(id);
             }
         }
     }
@@ -284,10 +276,12 @@ fn every_sender_hears_enough_acks_within_one_ack_round() {
     // the last A confirmed three rounds later; an ack round informs ⌈3·7/7⌉ = 3 A relays.
     let mut net = Net::bft(7);
     let round = net.params.noop_delay;
-    net.commit_side(Side::A, 0, 1);
-    // Cross hop, broadcast after `batch_delay`, internal hop, then one round and its hop.
-    let first_held = net.hop * 2 + net.params.batch_delay;
-    net.run_for(first_held + round + net.hop * 2);
+    net.commit_sides(&[Side::A], 0, 1);
+    // The sender's flush and the cross hop, the receiver's broadcast flush and the internal
+    // hop, then at most one round and the hop back.
+    let p = &net.params;
+    let held_by_all = (p.batch_delay + net.hop) * 2;
+    net.run_for(held_by_all + round + net.hop);
     for id in net.cluster(Side::A).nodes() {
         assert_eq!(
             net.nodes[&id].status().quack,
