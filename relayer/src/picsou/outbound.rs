@@ -42,15 +42,15 @@
 //! take to be confirmed at the measured rate plus the least confirmation time (an entry released
 //! behind them cannot arrive sooner; the soft window lets a queue of up to `max_message_delay / 4`
 //! build, and with acks arriving every ack round the estimate alone resent 1 MB entries that were
-//! still queued: 16 resends failure-free at n = 7), never below two ack intervals (`2·noop_delay`,
-//! below which two reports cannot be told apart) nor above `max_message_delay` (under congestion
-//! the estimate grows with the queues, and each resend level waits for it), and `max_message_delay`
-//! until the first sample (before it, nothing is known of the path, and a shorter guess resent
-//! entries that were only queued). Only its own sends are sampled: another relay's window may let
-//! an entry go later than ours did, and that lag is not a path delay. Entries some receiver
-//! reported missing are not sampled either, as Karn's algorithm skips retransmitted segments: a
-//! hole's confirmation time measures the detection, and sampling it would stretch the spacing,
-//! which stretches detection, without bound.
+//! still queued: 16 resends failure-free at n = 7), and never below two ack intervals
+//! (`2·noop_delay`, below which two reports cannot be told apart) nor above `max_message_delay`
+//! (under congestion the estimate grows with the queues, and each resend level waits for it), and
+//! `max_message_delay` until the first sample (before it, nothing is known of the path, and a
+//! shorter guess resent entries that were only queued). Only its own sends are sampled: another
+//! relay's window may let an entry go later than ours did, and that lag is not a path delay.
+//! Entries some receiver reported missing are not sampled either, as Karn's algorithm skips
+//! retransmitted segments: a hole's confirmation time measures the detection, and sampling it would
+//! stretch the spacing, which stretches detection, without bound.
 
 use crate::picsou::pacing::Pacing;
 use crate::picsou::quack::{QuackTracker, quorum_value};
