@@ -96,14 +96,9 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Distinct free loopback ports (all held until every one is chosen).
+/// Distinct free loopback ports (see `chains::devnet::ports`).
 fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<_> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().expect("bound").port())
-        .collect()
+    chains::devnet::ports::free_loopback_ports(n).expect("free loopback ports")
 }
 
 fn read_secret(path: &Path) -> [u8; 32] {

@@ -54,8 +54,7 @@ impl Relay {
 /// A loopback address with a port that was free a moment ago (for relays that must be
 /// reachable at a known address before they start).
 fn reserved_addr() -> Multiaddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let port = chains::devnet::ports::free_loopback_ports(1).unwrap()[0];
     format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()
 }
 
@@ -516,4 +515,24 @@ async fn reaching_a_wrong_key_is_refused() {
     assert!(net_a0.connected().is_empty());
     driver.abort();
     net_a0.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_already_taken_is_refused_with_its_cause() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let me = Relay::new(a(0), addr.clone());
+    let err = match net::start(config(&me, addr.clone(), &[])).await {
+        Ok(_) => panic!("listened on a port another socket holds"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&err, NetError::Listen { addr: a, .. } if *a == addr),
+        "{err:?}"
+    );
+    // The OS's words for it ("Address already in use"), not an empty reason.
+    let text = err.to_string();
+    assert!(text.to_lowercase().contains("in use"), "{text}");
+    drop(taken);
 }

@@ -3,10 +3,11 @@
 //! `picsou-relay start`.
 
 use crate::keys;
+use anyhow::Context as _;
 use chains::devnet::DevnetConfig;
 use chains::types::ChainKind;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// One relay of the devnet.
@@ -44,14 +45,9 @@ impl RelayFiles {
     }
 }
 
-/// Distinct free loopback TCP ports: all are held bound until every one is chosen, so the OS
-/// cannot hand the same port out twice (another process may still take one before its relay
-/// binds it; the relay then fails to start and says so).
+/// Distinct free loopback TCP ports for the relays (see [`chains::devnet::ports`]).
 pub fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let held = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()?;
-    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+    chains::devnet::ports::free_loopback_ports(n).context("choosing loopback ports for the relays")
 }
 
 /// The chain settings of a devnet pair: chain A is Algorand-style, chain B ResDB-style.

@@ -76,14 +76,9 @@ impl RelayFiles {
     }
 }
 
-/// `n` distinct free loopback ports (all held until every one is chosen).
+/// `n` distinct free loopback ports (see `chains::devnet::ports`).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().expect("bound").port())
-        .collect()
+    chains::devnet::ports::free_loopback_ports(n).expect("free loopback ports")
 }
 
 /// Runs `picsou-relay init --dir dir` for `chain_a.len()` + `chain_b.len()` relays, then moves

@@ -17,6 +17,7 @@
 //!   whose `id` jsonrpsee cannot hold get `-32600`); `ws_screen`: its WebSocket proxy.
 //! - [`api`]: the JSON shapes of every result, shared with the client.
 //! - [`client`]: [`client::DevnetClient`] and [`client::BlockFollower`].
+//! - [`ports`]: free loopback ports for the relays a devnet or a test starts.
 //!
 //! # Ports
 //!
@@ -29,6 +30,7 @@ pub mod client;
 mod config;
 mod load;
 pub mod params;
+pub mod ports;
 pub mod request_id;
 mod server;
 mod ws_screen;

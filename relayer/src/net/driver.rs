@@ -10,7 +10,7 @@ use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, SwarmEvent};
-use libp2p::{Multiaddr, Swarm, ping};
+use libp2p::{Multiaddr, Swarm, TransportError, ping};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +71,11 @@ impl Driver {
                 .listen_on(addr.clone())
                 .map_err(|e| NetError::Listen {
                     addr: addr.clone(),
-                    reason: e.to_string(),
+                    // `TransportError::Other` displays as nothing; its cause is the reason.
+                    reason: match e {
+                        TransportError::Other(io) => io.to_string(),
+                        unsupported => unsupported.to_string(),
+                    },
                 })?;
             listeners.push((id, addr));
         }
