@@ -403,8 +403,12 @@ impl Outbound {
             Some(srtt) => {
                 let rto = srtt.saturating_add(self.rttvar_ns.saturating_mul(4));
                 let drain = self.pacing.drain_ns(self.open_bytes);
-                Duration::from_nanos(rto.max(drain))
-                    .clamp(self.params.noop_delay * 2, self.params.max_message_delay)
+                // The upper bound is `max_message_delay`, or twice the least confirmation time
+                // on a path whose round trip alone comes near it (a WAN): an entry cannot be
+                // confirmed faster than that, so reporting it sooner only resends what is on
+                // its way.
+                let ceiling = self.params.max_message_delay.max(self.pacing.min_rtt() * 2);
+                Duration::from_nanos(rto.max(drain)).clamp(self.params.noop_delay * 2, ceiling)
             }
         }
     }

@@ -100,6 +100,11 @@ impl Pacing {
         self.mark = Some((now, self.confirmed));
     }
 
+    /// The least confirmation time sampled (zero before the first).
+    pub fn min_rtt(&self) -> Duration {
+        Duration::from_nanos(self.min_rtt_ns.unwrap_or(0))
+    }
+
     /// How long `bytes` in flight take to be confirmed at the measured rate, on top of the
     /// least confirmation time (0 before the first rate sample).
     pub fn drain_ns(&self, bytes: u64) -> u64 {
