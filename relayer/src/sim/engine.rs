@@ -1176,7 +1176,10 @@ impl<'a> Engine<'a> {
                 }
             }
             let st = &self.streams[s];
-            if failure_free && st.resends > 0 {
+            // OTU's takeovers run on a fixed timeout (the baseline as the paper describes it),
+            // so it resends whenever a confirmation takes longer; its resends are counted and
+            // shown, not held against it.
+            if failure_free && st.resends > 0 && cfg.protocol != ProtocolKind::Otu {
                 let msg = format!(
                     "resends in a failure-free run: {} resends of stream {source}",
                     st.resends
