@@ -1,8 +1,8 @@
 //! `picsou-relay`: the command-line entry point.
 //!
 //! Subcommands: `devnet` (the whole system on one machine), `init` and `start` (one relay),
-//! `chain` (a devnet chain process), `transfer`, `status`, `keys`, `config`, `sim` (the deterministic simulator) and
-//! `version`.
+//! `chain` (a devnet chain process), `transfer`, `status`, `keys`, `config`, `sim` (the deterministic simulator),
+//! `bench` (real transport), `sweep` (the paper's figures in simulation) and `version`.
 
 use clap::{Parser, Subcommand};
 
@@ -14,14 +14,17 @@ mod cmd {
     pub mod sim;
     pub mod start;
     pub mod status;
+    pub mod sweep;
     pub mod transfer;
     pub mod validate;
 }
 mod bench;
+mod charts;
 mod config;
 mod devnet;
 mod keys;
 mod logging;
+mod sweep;
 
 /// A relayer that bridges two permissioned chains with the Picsou protocol.
 #[derive(Debug, Parser)]
@@ -56,6 +59,9 @@ enum Command {
     Sim(Box<cmd::sim::SimArgs>),
     /// Benchmark Picsou against the baselines over real libp2p on loopback.
     Bench(Box<cmd::bench::BenchArgs>),
+    /// Reproduce the paper's figures with the simulator: series of runs, tables, the paper's
+    /// bounds checked, `--plot`.
+    Sweep(cmd::sweep::SweepArgs),
     /// Print the version and exit.
     Version,
 }
@@ -88,5 +94,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chain(args) => cmd::chain::run(args),
         Command::Sim(args) => cmd::sim::run(*args),
         Command::Bench(args) => cmd::bench::run(*args),
+        Command::Sweep(args) => cmd::sweep::run(args),
     }
 }

@@ -5,6 +5,7 @@
 //! Exit codes: 0 all runs fine; 1 some run has violations; 2 bad flags or configuration.
 
 use anyhow::Context as _;
+use clap::Parser as _;
 use relayer::protocol::{ClusterConfig, ProtocolKind};
 use relayer::sim::{self, Directions, FaultSpec, NetConfig, Partition, Placement, SimConfig};
 use relayer::types::{Side, Stake};
@@ -174,6 +175,36 @@ fn base_config(args: &SimArgs) -> Result<SimConfig, BadFlags> {
     if args.seeds == 0 {
         return Err(bad("--seeds", "must be at least 1".into()));
     }
+    Ok(cfg)
+}
+
+/// `sim`'s flags parsed from a list rather than the process's arguments.
+#[derive(Debug, clap::Parser)]
+#[command(name = "sim")]
+struct SimFlags {
+    #[command(flatten)]
+    args: SimArgs,
+}
+
+/// The run that the `sim` flags `flags` describe: one protocol, its seed, no `--mix`. Callers
+/// that describe runs by their flags (`sweep`) get the same configuration `sim` would build,
+/// and a replay command that is exactly `picsou-relay sim` and those flags.
+pub fn config_from_flags(flags: &[String]) -> Result<SimConfig, String> {
+    let parsed =
+        SimFlags::try_parse_from(std::iter::once("sim".to_owned()).chain(flags.iter().cloned()))
+            .map_err(|e| e.to_string())?;
+    let args = parsed.args;
+    if args.mix.is_some() || args.seeds != 1 {
+        return Err("one run: no --mix, --seeds 1".into());
+    }
+    let kinds = protocols(&args.protocol).map_err(|BadFlags(e)| format!("--protocol: {e}"))?;
+    let [protocol] = kinds[..] else {
+        return Err("--protocol: exactly one protocol".into());
+    };
+    let mut cfg = base_config(&args).map_err(|BadFlags(e)| e)?;
+    cfg.protocol = protocol;
+    cfg.seed = args.seed;
+    cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
 

@@ -1,0 +1,156 @@
+//! `picsou-relay sweep`: the paper's figures with the simulator (see [`crate::sweep`]). Prints a
+//! line per finished run to stderr, then one table per series and panel and the bounds checked;
+//! writes `--json`, draws `--plot`.
+//!
+//! Exit codes: 0 every bound holds and no run broke an invariant; 1 otherwise (each failure is
+//! listed with the `sim` command that replays it); 2 bad flags.
+
+use crate::sweep::{self, Series};
+use anyhow::Context as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Flags of `picsou-relay sweep`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
+    /// Only the runs the bounds need, at n = 19 (what CI runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// Series to run, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Series>,
+    /// Runs at once (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write every run (its series, panel, line, x, `sim` command and full result) and the
+    /// checks as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Draw one chart per series and panel into FILE.png.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+}
+
+/// What `--json` writes.
+#[derive(serde::Serialize)]
+struct Output<'a> {
+    quick: bool,
+    runs: &'a [sweep::Done],
+    checks: &'a [sweep::Check],
+}
+
+/// Runs `picsou-relay sweep`.
+pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    crate::logging::init("warn", false)?;
+    if args.jobs == Some(0) {
+        eprintln!("error: --jobs must be at least 1");
+        std::process::exit(2);
+    }
+    let series = if args.only.is_empty() {
+        Series::ALL.to_vec()
+    } else {
+        args.only.clone()
+    };
+    let points = sweep::plan(&series, args.quick);
+    if points.is_empty() {
+        eprintln!("error: --quick has no runs in the series given (it uses lan, crash and geo)");
+        std::process::exit(2);
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let start = Instant::now();
+    let progress = |done: usize, total: usize, command: &str, r: &relayer::sim::SimResult| {
+        let flag = if r.violations.is_empty() {
+            ""
+        } else {
+            "  VIOLATIONS"
+        };
+        eprintln!(
+            "[{done:>3}/{total}] {:>7.1} s  {:>6.1} s wall  {command}{flag}",
+            start.elapsed().as_secs_f64(),
+            r.wall_time_s
+        );
+    };
+    let done = sweep::run(points, jobs, &progress)?;
+    let checks = sweep::checks(&done);
+    let broken = sweep::broken(&done);
+
+    let mut out = sweep::tables(&done);
+    out.push_str("\n== checks\n");
+    for c in &checks {
+        let _ = writeln_str(
+            &mut out,
+            &format!(
+                "{:<5} {}: {:.1}{} (bound ≥ {}{})",
+                if c.holds { "ok" } else { "FAIL" },
+                c.what,
+                c.value,
+                c.unit,
+                c.bound,
+                c.unit
+            ),
+        );
+        if !c.holds {
+            for cmd in &c.commands {
+                let _ = writeln_str(&mut out, &format!("        {cmd}"));
+            }
+        }
+    }
+    let distinct = {
+        let mut cmds: Vec<&str> = done.iter().map(|d| d.command.as_str()).collect();
+        cmds.sort_unstable();
+        cmds.dedup();
+        cmds.len()
+    };
+    let _ = writeln_str(
+        &mut out,
+        &format!(
+            "{:<5} every run free of invariant violations ({} of {distinct} broke one)",
+            if broken.is_empty() { "ok" } else { "FAIL" },
+            broken.len()
+        ),
+    );
+    for d in &broken {
+        let _ = writeln_str(&mut out, &format!("        {}", d.command));
+        for v in &d.result.violations {
+            let _ = writeln_str(&mut out, &format!("          - {v}"));
+        }
+    }
+    let _ = writeln_str(
+        &mut out,
+        &format!(
+            "{distinct} runs in {:.1} s on {jobs} thread(s)",
+            start.elapsed().as_secs_f64()
+        ),
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .context("writing the tables")?;
+    stdout.flush().context("writing the tables")?;
+
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&Output {
+            quick: args.quick,
+            runs: &done,
+            checks: &checks,
+        })
+        .context("serialising the results")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        sweep::plot::draw(&done, path).with_context(|| format!("plotting {}", path.display()))?;
+    }
+    if checks.iter().all(|c| c.holds) && broken.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("the sweep failed: see the checks above")
+    }
+}
+
+fn writeln_str(out: &mut String, line: &str) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    writeln!(out, "{line}")
+}
