@@ -304,7 +304,7 @@ fn row(r: &sim::SimResult) -> String {
 }
 
 /// Writes one line to stdout; a closed pipe (`| head`) ends the program quietly.
-fn emit(line: &str) {
+pub fn emit(line: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {

@@ -7,7 +7,7 @@
 
 use crate::sweep::{self, Series};
 use anyhow::Context as _;
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -80,56 +80,38 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let mut out = sweep::tables(&done);
     out.push_str("\n== checks\n");
     for c in &checks {
-        let _ = writeln_str(
-            &mut out,
-            &format!(
-                "{:<5} {}: {:.1}{} (bound ≥ {}{})",
-                if c.holds { "ok" } else { "FAIL" },
-                c.what,
-                c.value,
-                c.unit,
-                c.bound,
-                c.unit
-            ),
-        );
+        let verdict = if c.holds { "ok" } else { "FAIL" };
+        let (v, b, u) = (c.value, c.bound, c.unit);
+        let _ = writeln!(out, "{verdict:<5} {}: {v:.1}{u} (bound ≥ {b}{u})", c.what);
         if !c.holds {
             for cmd in &c.commands {
-                let _ = writeln_str(&mut out, &format!("        {cmd}"));
+                let _ = writeln!(out, "        {cmd}");
             }
         }
     }
-    let distinct = {
-        let mut cmds: Vec<&str> = done.iter().map(|d| d.command.as_str()).collect();
-        cmds.sort_unstable();
-        cmds.dedup();
-        cmds.len()
-    };
-    let _ = writeln_str(
-        &mut out,
-        &format!(
-            "{:<5} every run free of invariant violations ({} of {distinct} broke one)",
-            if broken.is_empty() { "ok" } else { "FAIL" },
-            broken.len()
-        ),
+    let mut distinct: Vec<&str> = done.iter().map(|d| d.command.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let verdict = if broken.is_empty() { "ok" } else { "FAIL" };
+    let _ = writeln!(
+        out,
+        "{verdict:<5} every run free of invariant violations ({} of {} broke one)",
+        broken.len(),
+        distinct.len()
     );
     for d in &broken {
-        let _ = writeln_str(&mut out, &format!("        {}", d.command));
+        let _ = writeln!(out, "        {}", d.command);
         for v in &d.result.violations {
-            let _ = writeln_str(&mut out, &format!("          - {v}"));
+            let _ = writeln!(out, "          - {v}");
         }
     }
-    let _ = writeln_str(
-        &mut out,
-        &format!(
-            "{distinct} runs in {:.1} s on {jobs} thread(s)",
-            start.elapsed().as_secs_f64()
-        ),
+    let _ = write!(
+        out,
+        "{} runs in {:.1} s on {jobs} thread(s)",
+        distinct.len(),
+        start.elapsed().as_secs_f64()
     );
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .context("writing the tables")?;
-    stdout.flush().context("writing the tables")?;
+    crate::cmd::sim::emit(&out);
 
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&Output {
@@ -148,9 +130,4 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the sweep failed: see the checks above")
     }
-}
-
-fn writeln_str(out: &mut String, line: &str) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    writeln!(out, "{line}")
 }
