@@ -198,3 +198,22 @@ fn picsou_keeps_its_throughput_with_a_third_of_each_cluster_crashed() {
         crashed.cross_sends_per_msg
     );
 }
+
+#[test]
+fn a_burst_of_small_entries_is_whole_soon_after_a_third_crashed_is_found_silent() {
+    // n = 13, 100 B: the whole stream is released before the crashed relays are found silent
+    // (after 200 ms). The raise then sent part of its resends to receivers that were down but
+    // not yet found so, and each of those entries waited until r + 1 receivers had reported it
+    // missing once per level from 0 up past the raised level, one report spacing each: the
+    // last entries arrived at 1.16 s, and with 200 000 entries the stream stalled for seconds.
+    let r = run_clean(&picsou(13, 20_000, "crash:4"));
+    for d in &r.per_direction {
+        assert!(
+            d.last_complete_s < 0.4,
+            "stream {:?} complete only at {:.3} s",
+            d.source,
+            d.last_complete_s
+        );
+    }
+    assert!(r.max_transmissions_per_msg <= 9);
+}

@@ -25,7 +25,10 @@
 //! at least every `max_message_delay / 8` however busy its data queue is; silence is only counted
 //! since this relay last had entries in flight. When a relay is first found silent, the
 //! released, unconfirmed entries it carried are raised to the level of their first role with a
-//! live sender, which resends them at once. This only changes who sends where:
+//! live sender, which resends them at once; a resend this relay already made to a receiver found
+//! silent afterwards is made again to a live one, and loss reports about a raised entry climb on
+//! from the raised level (not from 0, which cost one report spacing per level below it). This
+//! only changes who sends where:
 //! receivers take entries from any sender, and a wrong guess costs a copy or some load moved,
 //! never safety (the duplicate-report resends still cover every entry). Without it, a third of
 //! the relays crashed left most entries to be found missing and resent, one report spacing per
@@ -118,6 +121,9 @@ struct Reports {
     level: u32,
     pairs: Vec<RolePair>,
     done: BTreeSet<u32>,
+    /// The level silence raised this index to, and when: reports counted since then climb on
+    /// from there instead of from level 0 (see [`Outbound::report`]).
+    raised: Option<(u32, Time)>,
 }
 
 /// Sender state of this relay's cluster stream.
@@ -425,13 +431,13 @@ impl Outbound {
     /// A batch arrived from remote receiver `j`.
     pub fn heard_from_receiver(&mut self, now: Time, j: NodeIdx) {
         self.receivers_heard.heard(now, j);
-        self.reroute_silent();
+        self.reroute_silent(now);
     }
 
     /// A batch arrived from relay `i` of this cluster.
     pub fn heard_from_peer(&mut self, now: Time, i: NodeIdx) {
         self.peers_heard.heard(now, i);
-        self.reroute_silent();
+        self.reroute_silent(now);
     }
 
     /// Looks for relays that just fell silent and, once per fall, moves every released,
@@ -444,7 +450,13 @@ impl Outbound {
     /// came back one report spacing per φ indices. Raising the level only fires roles (a level below
     /// the number of roles, so within their first round), and an entry still crosses at most
     /// once per role pair (`u_s + u_r + 1`) in a synchronous run.
-    fn reroute_silent(&mut self) {
+    ///
+    /// A resend this relay made to a receiver that has now fallen silent is made again, to a
+    /// live receiver: senders and receivers are found silent a little apart (each side by its
+    /// own traffic), and a third of the relays crashed, the first raise sent four in ten of its
+    /// resends to receivers that were down but not yet found so. Left to reports, each such
+    /// entry waited for the next level.
+    fn reroute_silent(&mut self, now: Time) {
         if !self.busy() {
             return;
         }
@@ -463,21 +475,42 @@ impl Outbound {
             }
             let ik = StreamIndex(k);
             let (sender, receiver) = (self.schedule.sender(ik), self.schedule.receiver(ik));
-            if !self.peers_heard.silent.contains(&sender)
-                && !self.receivers_heard.silent.contains(&receiver)
-            {
+            let original_silent = self.peers_heard.silent.contains(&sender)
+                || self.receivers_heard.silent.contains(&receiver);
+            if !original_silent && !self.reports.contains_key(&k) {
                 continue;
             }
+            let me = self.me;
             let rep = self.reports.entry(k).or_default();
             if rep.pairs.is_empty() {
                 rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, ik);
             }
-            let Some(level) = (1..rep.pairs.len())
+            let pairs = rep.pairs.len();
+            let lost: Vec<u32> = rep
+                .done
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    pair_of_level(i, pairs).is_some_and(|p| {
+                        rep.pairs[p].sender == me && receivers.contains(&rep.pairs[p].receiver)
+                    })
+                })
+                .collect();
+            for i in &lost {
+                rep.done.remove(i);
+            }
+            let first_live = (1..pairs)
                 .find(|&i| !self.peers_heard.silent.contains(&rep.pairs[i].sender))
-            else {
+                .map(|i| i as u32);
+            let raise = first_live.filter(|&level| original_silent && level > rep.level);
+            if let Some(level) = raise {
+                rep.level = level;
+                rep.raised = Some((level, now));
+                rep.by.clear();
+            }
+            if raise.is_none() && lost.is_empty() {
                 continue;
-            };
-            rep.level = rep.level.max(level as u32);
+            }
             if let Some(s) = self.stored_mut(k) {
                 s.reported = true;
             }
@@ -650,6 +683,10 @@ impl Outbound {
             s.reported = true;
         }
         let rep = self.reports.entry(k).or_default();
+        if rep.raised.is_some_and(|(_, at)| now < at.add(spacing)) {
+            // The raise's resends have not had time to arrive.
+            return;
+        }
         let tally = rep.by.entry(j).or_insert(Tally {
             count: 0,
             last: now,
@@ -660,13 +697,20 @@ impl Outbound {
         tally.count += 1;
         tally.last = now;
         let stakes = &self.remote.stakes;
-        let level = quorum_value(
+        let counted = quorum_value(
             rep.by
                 .iter()
                 .map(|(r, t)| (u64::from(t.count), stakes[r.as_usize()])),
             Stake(self.remote.r.0 + 1),
         )
-        .map_or(0, |c| c.saturating_sub(1) as u32);
+        .map_or(0, |c| c as u32);
+        // From level 0, the first quorum of reports says the original may still be on its way
+        // and the second fires level 1; after a raise, the raise's resends were given a spacing
+        // to arrive, so the first quorum fires the next level.
+        let level = match rep.raised {
+            Some((from, _)) => from + counted,
+            None => counted.saturating_sub(1),
+        };
         rep.level = rep.level.max(level);
         // Roles held back because u_r + 1 stake then held k are looked at again on every
         // counted report: the holders may not be the ones that stay correct.
@@ -676,13 +720,21 @@ impl Outbound {
     /// Receiver `j` now holds what `ack` says: forget its reports about those indices.
     fn forget_filled(&mut self, j: NodeIdx, ack: &Ack) {
         let upto = ack.highest_held().map_or(0, |h| h.0 + 1);
+        // Only the reports this ack can touch are visited: after a third of the relays fell
+        // silent, tens of thousands of raised entries wait for the QUACK, and a pass over all of
+        // them on every ack made the simulator ~100× slower.
+        let mut emptied = Vec::new();
         for (&k, rep) in self.reports.range_mut(..upto) {
             if ack.holds(StreamIndex(k)) {
                 rep.by.remove(&j);
+                if rep.by.is_empty() && rep.level == 0 {
+                    emptied.push(k);
+                }
             }
         }
-        self.reports
-            .retain(|_, rep| !rep.by.is_empty() || rep.level > 0);
+        for k in emptied {
+            self.reports.remove(&k);
+        }
     }
 
     /// Sends `k` under every resend role of ours up to its current level.
