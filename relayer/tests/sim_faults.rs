@@ -7,7 +7,7 @@ mod common;
 use common::{picsou, run_clean};
 use relayer::protocol::{ClusterConfig, ProtocolKind};
 use relayer::sim::{NetConfig, run};
-use relayer::types::Side;
+use relayer::types::{Side, Stake};
 
 #[test]
 fn picsou_survives_crashes() {
@@ -216,4 +216,52 @@ fn a_burst_of_small_entries_is_whole_soon_after_a_third_crashed_is_found_silent(
         );
     }
     assert!(r.max_transmissions_per_msg <= 9);
+}
+
+/// Stakes `s,1,1,1` on both sides, 1 MB entries, 3000 per stream, `faults` on the light relays.
+fn skewed(s: u64, faults: &str) -> relayer::sim::SimResult {
+    let stakes = |side| ClusterConfig::with_stakes(side, [s, 1, 1, 1].map(Stake).to_vec(), false);
+    let mut c = picsou(4, 3000, faults);
+    c.size = 1_000_000;
+    c.cluster_a = stakes(Side::A);
+    c.cluster_b = stakes(Side::B);
+    c.placement = relayer::sim::Placement::Last;
+    run_clean(&c)
+}
+
+#[test]
+fn skewed_stake_resends_nothing_failure_free_and_runs_at_the_heavy_relays_nic() {
+    // The heavy relay takes s/(s+3) of each stream: it sends that share of its own across and
+    // broadcasts that share of the other to 3 peers, so its NIC allows (s+3)/(4s) of the
+    // model limit. Confirmation by it alone let the window outrun its broadcasts: 5630 resends
+    // at 16×, at 15% of the limit.
+    for s in [2, 16] {
+        let r = skewed(s, "none");
+        let allowed = (s + 3) as f64 / (4 * s) as f64 * r.limit_msgs_per_s;
+        eprintln!(
+            "{s}×: {:.0} msg/s, {:.1}% of what the heavy relay's NIC allows, {} resends",
+            r.throughput_msgs_per_s,
+            100.0 * r.throughput_msgs_per_s / allowed,
+            r.resends
+        );
+        assert_eq!(r.resends, 0, "{s}×");
+        assert!(r.throughput_msgs_per_s >= 0.8 * allowed, "{s}×");
+    }
+}
+
+#[test]
+fn light_relays_that_crash_or_ack_nothing_do_not_hold_back_a_skewed_stream() {
+    // With 16,1,1,1 all three light relays fit within u: the heavy one may be the only correct
+    // receiver. Waiting for entries to be passed on to them stalled the window (0.8% of the
+    // limit) until silent and lagging receivers were left out of the count.
+    let free = skewed(16, "none");
+    for faults in ["crash:3", "byz-ack-zero:3"] {
+        let r = skewed(16, faults);
+        assert!(
+            r.throughput_msgs_per_s >= 0.6 * free.throughput_msgs_per_s,
+            "{faults}: {:.0} msg/s, failure-free {:.0}",
+            r.throughput_msgs_per_s,
+            free.throughput_msgs_per_s
+        );
+    }
 }

@@ -14,6 +14,13 @@
 //! moment; a hard cap of `recv_window` past the QUACK keeps releases inside what receivers
 //! accept.
 //!
+//! The window waits a little longer than confirmation: until the entry is also *passed on*, held
+//! by three receivers (or every receiver live and keeping up, if fewer; see
+//! [`Outbound::settles`]). A receiver holding more than `u_r` stake confirms alone what it
+//! receives, before broadcasting any of it; waiting for that alone let the window outrun its NIC.
+//! The rate and least round trip the window is sized by (see [`Pacing`]), and the confirmation
+//! times that space loss reports, are measured to the same point.
+//!
 //! # Silent relays are routed around
 //!
 //! A relay that has been silent while others were heard (for `max_message_delay`) is most
@@ -25,8 +32,8 @@
 //! at least every `max_message_delay / 8` however busy its data queue is; silence is only counted
 //! since this relay last had entries in flight. When a relay is first found silent, the
 //! released, unconfirmed entries it carried are raised to the level of their first role with a
-//! live sender, which resends them at once; a resend this relay already made to a receiver found
-//! silent afterwards is made again to a live one, and loss reports about a raised entry climb on
+//! live sender, which resends them at once; an entry's latest resend, if made to a receiver found
+//! silent afterwards, is made again to a live one, and loss reports about a raised entry climb on
 //! from the raised level (not from 0, which cost one report spacing per level below it). This
 //! only changes who sends where:
 //! receivers take entries from any sender, and a wrong guess costs a copy or some load moved,
@@ -69,6 +76,12 @@ use std::time::Duration;
 /// `max_message_delay`s: one to reach the holders' peers, and room for queues and resends.
 const LAG_SUSPECT_DELAYS: u32 = 5;
 
+/// Receivers that must hold an entry for it to count as passed on (see [`Outbound::settles`]):
+/// the one that got it and two of its peers. Measured with stakes 2,1,1,1 (1 MB): with two,
+/// the heavy receiver's broadcast queue still grew behind its first copies and one entry per
+/// stream was resent, failure-free; with three, none.
+const PASSED_ON: usize = 3;
+
 /// Something the sending half wants done.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutAction {
@@ -95,6 +108,9 @@ struct Stored {
     released_at: Option<Time>,
     /// Receivers of more than `u_r` stake individually hold it.
     confirmed: bool,
+    /// Confirmed and passed on (see [`Outbound::settles`]): what the soft window and the path's
+    /// measurements wait for.
+    settled: bool,
     /// Some receiver's report that it is missing was counted: its confirmation time says
     /// nothing about the path (Karn's rule), so it is not sampled.
     reported: bool,
@@ -301,6 +317,7 @@ impl Outbound {
                 entry,
                 released_at: None,
                 confirmed: false,
+                settled: false,
                 reported: false,
             });
         }
@@ -319,16 +336,15 @@ impl Outbound {
         if k - quack >= self.params.recv_window || self.open >= self.params.send_window {
             return false;
         }
-        self.stored(k).is_none_or(|s| {
-            s.confirmed || self.open_bytes + s.bytes() <= self.pacing.window_bytes()
-        })
+        self.stored(k)
+            .is_none_or(|s| s.settled || self.open_bytes + s.bytes() <= self.pacing.window_bytes())
     }
 
     fn release(&mut self, now: Time) {
         let k = self.released;
         self.released += 1;
-        let held = self.held_stake(k);
-        let u_r = self.remote.u.0;
+        let (held, holders) = self.holders(k);
+        let (confirms, settles) = (held > self.remote.u.0, self.settles(held, holders));
         let Some(s) = k
             .checked_sub(self.base)
             .and_then(|i| self.entries.get_mut(i as usize))
@@ -336,10 +352,9 @@ impl Outbound {
             return;
         };
         s.released_at.get_or_insert(now);
-        if !s.confirmed && held > u_r {
-            s.confirmed = true;
-        }
-        if !s.confirmed {
+        s.confirmed |= confirms;
+        s.settled |= settles;
+        if !s.settled {
             self.open += 1;
             self.open_bytes += s.bytes();
         }
@@ -347,12 +362,16 @@ impl Outbound {
 
     /// Stake of the receivers whose latest ack says they hold `k`.
     fn held_stake(&self, k: u64) -> u64 {
+        self.holders(k).0
+    }
+
+    /// Stake and number of the receivers whose latest ack says they hold `k`.
+    fn holders(&self, k: u64) -> (u64, usize) {
         self.acks
             .iter()
             .zip(&self.remote.stakes)
             .filter(|(a, _)| a.as_ref().is_some_and(|a| a.holds(StreamIndex(k))))
-            .map(|(_, s)| s.0)
-            .sum()
+            .fold((0, 0), |(stake, count), (_, s)| (stake + s.0, count + 1))
     }
 
     fn stored_mut(&mut self, k: u64) -> Option<&mut Stored> {
@@ -360,17 +379,52 @@ impl Outbound {
             .and_then(|i| self.entries.get_mut(i as usize))
     }
 
-    /// Marks `k` confirmed if receivers of more than `u_r` stake hold it, takes it out of the
-    /// window's count, and samples how long confirmation took.
+    /// Whether an entry held by receivers of `held` stake, `holders` of them, is *settled*: it
+    /// is confirmed and has been passed on, so it no longer weighs on the soft window, and the
+    /// time it took is a sample of the path (see [`Pacing`]).
+    ///
+    /// Passed on means [`PASSED_ON`] receivers hold it, or all of those that are live and
+    /// keeping up (not silent, not suspected of lagging) if fewer. A receiver holding more than
+    /// `u_r` stake alone confirms what it receives before it has broadcast any of it, and with
+    /// stakes 16,1,1,1 confirmation alone let the window run ahead of that receiver's NIC: its
+    /// peers fell behind, reported what was queued as lost, and had it resent (5630 resends,
+    /// failure-free, at 15% of the model limit; now none, at 29.7%, the most that relay's NIC
+    /// allows). With unit stakes a confirmation already needs three holders from `n = 7`.
+    fn settles(&self, held: u64, holders: usize) -> bool {
+        held > self.remote.u.0 && holders >= self.passers_needed()
+    }
+
+    /// Holders an entry needs to count as passed on: [`PASSED_ON`], or the receivers live and
+    /// keeping up if fewer (the others crashed, cut off, or lagging, as Byzantine receivers that
+    /// ack nothing are), so that those cannot hold the window back; at least one.
+    fn passers_needed(&self) -> usize {
+        let (floor, after) = (self.since_busy(), self.params.max_message_delay);
+        (0..self.remote.n())
+            .filter(|&j| {
+                !self.receivers_heard.is_silent(j, None, floor, after) && !self.lag.is_suspect(j)
+            })
+            .take(PASSED_ON)
+            .count()
+            .max(1)
+    }
+
+    /// Marks `k` confirmed if receivers of more than `u_r` stake hold it, and once it is
+    /// settled takes it out of the window's count and samples how long that took.
     fn try_confirm(&mut self, now: Time, k: u64) {
-        if self.stored(k).is_none_or(|s| s.confirmed) || self.held_stake(k) <= self.remote.u.0 {
+        if self.stored(k).is_none_or(|s| s.settled) {
             return;
         }
+        let (held, holders) = self.holders(k);
+        let (confirms, settles) = (held > self.remote.u.0, self.settles(held, holders));
         let in_pipe = k < self.released;
         let Some(s) = self.stored_mut(k) else {
             return;
         };
-        s.confirmed = true;
+        s.confirmed |= confirms;
+        if !settles {
+            return;
+        }
+        s.settled = true;
         let (bytes, released_at, reported) = (s.bytes(), s.released_at, s.reported);
         self.pacing.confirmed(now, bytes);
         if in_pipe {
@@ -451,11 +505,13 @@ impl Outbound {
     /// the number of roles, so within their first round), and an entry still crosses at most
     /// once per role pair (`u_s + u_r + 1`) in a synchronous run.
     ///
-    /// A resend this relay made to a receiver that has now fallen silent is made again, to a
-    /// live receiver: senders and receivers are found silent a little apart (each side by its
-    /// own traffic), and a third of the relays crashed, the first raise sent four in ten of its
-    /// resends to receivers that were down but not yet found so. Left to reports, each such
-    /// entry waited for the next level.
+    /// If this relay made an entry's latest resend to a receiver that has now fallen silent, it
+    /// makes it again, to a live receiver: senders and receivers are found silent a little apart
+    /// (each side by its own traffic), and a third of the relays crashed, the first raise sent
+    /// four in ten of its resends to receivers that were down but not yet found so. Left to
+    /// reports, each such entry waited for the next level, and reports cover only φ indices past
+    /// each receiver's cumulative ack. Earlier levels are not made again: the ladder has moved
+    /// past them (making those again crossed the `u_s + u_r + 1` bound in the seed sweep).
     fn reroute_silent(&mut self, now: Time) {
         if !self.busy() {
             return;
@@ -486,29 +542,24 @@ impl Outbound {
                 rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, ik);
             }
             let pairs = rep.pairs.len();
-            let lost: Vec<u32> = rep
-                .done
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    pair_of_level(i, pairs).is_some_and(|p| {
-                        rep.pairs[p].sender == me && receivers.contains(&rep.pairs[p].receiver)
-                    })
-                })
-                .collect();
-            for i in &lost {
-                rep.done.remove(i);
-            }
-            let first_live = (1..pairs)
+            // Only the latest level is made again: once a later one fired, the ladder has moved
+            // past it, and making both again would cross the pair bound.
+            let top = rep.level;
+            let top_lost = rep.done.contains(&top)
+                && pair_of_level(top, pairs).is_some_and(|p| {
+                    rep.pairs[p].sender == me && receivers.contains(&rep.pairs[p].receiver)
+                });
+            let raise = (1..pairs)
                 .find(|&i| !self.peers_heard.silent.contains(&rep.pairs[i].sender))
-                .map(|i| i as u32);
-            let raise = first_live.filter(|&level| original_silent && level > rep.level);
+                .map(|i| i as u32)
+                .filter(|&level| original_silent && level > top);
             if let Some(level) = raise {
                 rep.level = level;
                 rep.raised = Some((level, now));
                 rep.by.clear();
-            }
-            if raise.is_none() && lost.is_empty() {
+            } else if top_lost {
+                rep.done.remove(&top);
+            } else {
                 continue;
             }
             if let Some(s) = self.stored_mut(k) {
@@ -787,7 +838,7 @@ impl Outbound {
         while self.base < q
             && let Some(s) = self.entries.pop_front()
         {
-            if self.base < self.released && !s.confirmed {
+            if self.base < self.released && !s.settled {
                 self.open -= 1;
                 self.open_bytes -= s.bytes();
             }

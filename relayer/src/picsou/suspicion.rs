@@ -70,6 +70,13 @@ impl AckLagWatch {
         }
     }
 
+    /// Whether receiver `j` is suspected now: reported, and not caught up since.
+    pub fn is_suspect(&self, j: usize) -> bool {
+        self.watches
+            .get(j)
+            .is_some_and(|w| w.reported.is_some() && w.behind.is_some())
+    }
+
     /// The QUACK advanced because of acks heard in this incarnation.
     pub fn arm(&mut self) {
         self.armed = true;
@@ -208,6 +215,20 @@ mod tests {
         assert_eq!(w.deadline(), None);
         assert!(suspects(&mut w, 9_000, 40, &[40, 40, 30]).is_empty());
         assert_eq!(suspects(&mut w, 10_000, 40, &[40, 40, 30]), vec![2]);
+    }
+
+    #[test]
+    fn a_receiver_is_a_suspect_from_its_report_until_it_catches_up() {
+        let mut w = AckLagWatch::new(2, AFTER);
+        w.arm();
+        assert!(suspects(&mut w, 0, 10, &[10, 0]).is_empty());
+        assert!(!w.is_suspect(1), "behind, but not for long yet");
+        assert_eq!(suspects(&mut w, 1_000, 10, &[10, 0]), vec![1]);
+        assert!(w.is_suspect(1));
+        assert!(!w.is_suspect(0));
+        assert!(!w.is_suspect(7), "no such receiver");
+        w.acked(1, 10, 10);
+        assert!(!w.is_suspect(1));
     }
 
     #[test]
