@@ -773,7 +773,7 @@ impl Outbound {
         let upto = ack.highest_held().map_or(0, |h| h.0 + 1);
         // Only the reports this ack can touch are visited: after a third of the relays fell
         // silent, tens of thousands of raised entries wait for the QUACK, and a pass over all of
-        // them on every ack made the simulator ~100× slower.
+        // them on every ack made that simulation about 4× slower (n = 13, 100 B).
         let mut emptied = Vec::new();
         for (&k, rep) in self.reports.range_mut(..upto) {
             if ack.holds(StreamIndex(k)) {
