@@ -16,7 +16,7 @@
 //!
 //! The window waits a little longer than confirmation: until the entry is also *passed on*, held
 //! by three receivers (or every receiver live and keeping up, if fewer; see
-//! [`Outbound::settles`]). A receiver holding more than `u_r` stake confirms alone what it
+//! [`Outbound::standing`]). A receiver holding more than `u_r` stake confirms alone what it
 //! receives, before broadcasting any of it; waiting for that alone let the window outrun its NIC.
 //! The rate and least round trip the window is sized by (see [`Pacing`]), and the confirmation
 //! times that space loss reports, are measured to the same point.
@@ -76,7 +76,7 @@ use std::time::Duration;
 /// `max_message_delay`s: one to reach the holders' peers, and room for queues and resends.
 const LAG_SUSPECT_DELAYS: u32 = 5;
 
-/// Receivers that must hold an entry for it to count as passed on (see [`Outbound::settles`]):
+/// Receivers that must hold an entry for it to count as passed on (see [`Outbound::standing`]):
 /// the one that got it and two of its peers. Measured with stakes 2,1,1,1 (1 MB): with two,
 /// the heavy receiver's broadcast queue still grew behind its first copies and one entry per
 /// stream was resent, failure-free; with three, none.
@@ -108,7 +108,7 @@ struct Stored {
     released_at: Option<Time>,
     /// Receivers of more than `u_r` stake individually hold it.
     confirmed: bool,
-    /// Confirmed and passed on (see [`Outbound::settles`]): what the soft window and the path's
+    /// Confirmed and passed on (see [`Outbound::standing`]): what the soft window and the path's
     /// measurements wait for.
     settled: bool,
     /// Some receiver's report that it is missing was counted: its confirmation time says
@@ -343,8 +343,8 @@ impl Outbound {
     fn release(&mut self, now: Time) {
         let k = self.released;
         self.released += 1;
-        let (held, holders) = self.holders(k);
-        let (confirms, settles) = (held > self.remote.u.0, self.settles(held, holders));
+        let (confirms, settles) = self.standing(k);
+        // The entry, not `stored_mut`: the window's counts are updated while it is borrowed.
         let Some(s) = k
             .checked_sub(self.base)
             .and_then(|i| self.entries.get_mut(i as usize))
@@ -358,11 +358,6 @@ impl Outbound {
             self.open += 1;
             self.open_bytes += s.bytes();
         }
-    }
-
-    /// Stake of the receivers whose latest ack says they hold `k`.
-    fn held_stake(&self, k: u64) -> u64 {
-        self.holders(k).0
     }
 
     /// Stake and number of the receivers whose latest ack says they hold `k`.
@@ -379,9 +374,9 @@ impl Outbound {
             .and_then(|i| self.entries.get_mut(i as usize))
     }
 
-    /// Whether an entry held by receivers of `held` stake, `holders` of them, is *settled*: it
-    /// is confirmed and has been passed on, so it no longer weighs on the soft window, and the
-    /// time it took is a sample of the path (see [`Pacing`]).
+    /// Whether `k` is confirmed, and whether it is *settled*: confirmed and passed on, so it no
+    /// longer weighs on the soft window, and the time it took is a sample of the path (see
+    /// [`Pacing`]).
     ///
     /// Passed on means [`PASSED_ON`] receivers hold it, or all of those that are live and
     /// keeping up (not silent, not suspected of lagging) if fewer. A receiver holding more than
@@ -390,8 +385,10 @@ impl Outbound {
     /// peers fell behind, reported what was queued as lost, and had it resent (5630 resends,
     /// failure-free, at 15% of the model limit; now none, at 29.7%, the most that relay's NIC
     /// allows). With unit stakes a confirmation already needs three holders from `n = 7`.
-    fn settles(&self, held: u64, holders: usize) -> bool {
-        held > self.remote.u.0 && holders >= self.passers_needed()
+    fn standing(&self, k: u64) -> (bool, bool) {
+        let (held, holders) = self.holders(k);
+        let confirmed = held > self.remote.u.0;
+        (confirmed, confirmed && holders >= self.passers_needed())
     }
 
     /// Holders an entry needs to count as passed on: [`PASSED_ON`], or the receivers live and
@@ -414,8 +411,7 @@ impl Outbound {
         if self.stored(k).is_none_or(|s| s.settled) {
             return;
         }
-        let (held, holders) = self.holders(k);
-        let (confirms, settles) = (held > self.remote.u.0, self.settles(held, holders));
+        let (confirms, settles) = self.standing(k);
         let in_pipe = k < self.released;
         let Some(s) = self.stored_mut(k) else {
             return;
@@ -808,7 +804,7 @@ impl Outbound {
             return;
         }
         // A resend is pointless once u_r + 1 stake of receivers individually hold k.
-        if self.held_stake(k) > self.remote.u.0 {
+        if self.holders(k).0 > self.remote.u.0 {
             return;
         }
         let Some(entry) = self.stored(k).map(|s| s.entry.clone()) else {
