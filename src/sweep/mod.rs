@@ -501,24 +501,34 @@ fn thr(d: &Done) -> f64 {
     d.result.throughput_msgs_per_s
 }
 
+/// `a / b`, with a zero `b` counted as the smallest positive number.
+fn ratio(a: f64, b: f64) -> f64 {
+    a / b.max(f64::MIN_POSITIVE)
+}
+
+/// Picsou over ATA at n = 19, 1 MB, in `series`, at least `bound` times.
+fn picsou_over_ata(done: &[Done], series: Series, what: &str, bound: f64) -> Option<Check> {
+    let mb = size_label(MB);
+    let p = find(done, series, &mb, "picsou", 19.0)?;
+    let a = find(done, series, &mb, "ata", 19.0)?;
+    Some(Check::at_least(
+        format!("{what}, 1 MB, n = 19: Picsou/ATA"),
+        ratio(thr(p), thr(a)),
+        bound,
+        "×",
+        &[p, a],
+    ))
+}
+
 /// The bounds whose runs `done` holds.
 pub fn checks(done: &[Done]) -> Vec<Check> {
     let mut out = Vec::new();
     let mb = size_label(MB);
-    if let (Some(p), Some(a)) = (
-        find(done, Series::Lan, &mb, "picsou", 19.0),
-        find(done, Series::Lan, &mb, "ata", 19.0),
-    ) {
-        out.push(Check::at_least(
-            "LAN, 1 MB, n = 19: Picsou/ATA".into(),
-            thr(p) / thr(a).max(f64::MIN_POSITIVE),
-            12.1,
-            "×",
-            &[p, a],
-        ));
+    out.extend(picsou_over_ata(done, Series::Lan, "LAN", 12.1));
+    if let Some(p) = find(done, Series::Lan, &mb, "picsou", 19.0) {
         out.push(Check::at_least(
             "LAN, 1 MB, n = 19: Picsou's share of the model limit".into(),
-            100.0 * thr(p) / p.result.limit_msgs_per_s.max(f64::MIN_POSITIVE),
+            100.0 * ratio(thr(p), p.result.limit_msgs_per_s),
             90.0,
             "%",
             &[p],
@@ -531,25 +541,14 @@ pub fn checks(done: &[Done]) -> Vec<Check> {
         if let Some(free) = find(done, Series::Lan, &mb, "picsou", n) {
             out.push(Check::at_least(
                 format!("one third crashed, 1 MB, n = {n}: Picsou's throughput kept"),
-                100.0 * thr(crashed) / thr(free).max(f64::MIN_POSITIVE),
+                100.0 * ratio(thr(crashed), thr(free)),
                 80.0,
                 "%",
                 &[crashed, free],
             ));
         }
     }
-    if let (Some(p), Some(a)) = (
-        find(done, Series::Geo, &mb, "picsou", 19.0),
-        find(done, Series::Geo, &mb, "ata", 19.0),
-    ) {
-        out.push(Check::at_least(
-            "geo, 1 MB, n = 19: Picsou/ATA".into(),
-            thr(p) / thr(a).max(f64::MIN_POSITIVE),
-            44.0,
-            "×",
-            &[p, a],
-        ));
-    }
+    out.extend(picsou_over_ata(done, Series::Geo, "geo", 44.0));
     out
 }
 
