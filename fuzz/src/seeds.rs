@@ -325,7 +325,7 @@ fn chain_seeds(run: &Run, out: &mut Vec<Seed>) {
 fn wire_seeds(run: &Run, out: &mut Vec<Seed>) {
     let entry = |e: &ExportEntry| Entry {
         k: StreamIndex(e.k.0),
-        payload: Bytes::from(e.payload.clone()),
+        payload: e.payload.clone().into(),
         proof: Bytes::from(e.proof.clone()),
     };
     let cross = Batch {

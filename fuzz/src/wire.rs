@@ -5,8 +5,8 @@
 //! with [`framing::read_frame`] under the relay's real frame limit ([`wire::MAX_BATCH_LEN`]),
 //! `chunk` (1..=255) bytes per read so partial reads are exercised. Every frame is then handled
 //! as the node driver handles it, with [`wire::open`], and once more with its body re-signed by
-//! the sender's key, so the postcard decoding behind the signature check is reached by mutated
-//! bodies too.
+//! the sender's key (when its head decodes, so that it can be signed), so that what `open` does
+//! after the signature check is reached by mutated bodies too.
 //!
 //! Properties (any violation panics, which the fuzzer reports):
 //! - nothing panics;
@@ -14,8 +14,9 @@
 //!   so far (the whole stream on a clean end);
 //! - a batch that opens seals again to the same batch (`open(seal(b)) == b`), with
 //!   [`wire::sealed_len`] equal to the sealed length;
-//! - a correctly signed body is refused only for its content (decode, sender, recipient), never
-//!   for its framing or signature.
+//! - a body that [`wire::body_digest`] accepts, correctly signed, is refused only for its
+//!   envelope (sender, recipient), never for its layout or signature; a body it refuses is
+//!   refused by `open` as undecodable.
 
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -128,7 +129,7 @@ fn read_frames(stream: &[u8], chunk: usize) -> Vec<Bytes> {
 }
 
 /// `open` as the node driver calls it, plus the round trip of whatever opened.
-fn open_frame(frame: &[u8]) {
+fn open_frame(frame: &Bytes) {
     let key = sender_key().verifying_key();
     if let Ok(batch) = wire::open(frame, sender(), &key, me()) {
         assert_round_trip(&batch);
@@ -136,7 +137,7 @@ fn open_frame(frame: &[u8]) {
 }
 
 /// The frame's body (what follows the version byte, up to the signature) signed correctly, so
-/// that only its content can be refused.
+/// that only its envelope can be refused.
 fn open_resigned_body(frame: &[u8]) {
     let body = frame
         .get(1..frame.len().saturating_sub(wire::SIGNATURE_LEN))
@@ -144,30 +145,39 @@ fn open_resigned_body(frame: &[u8]) {
     if 1 + body.len() + wire::SIGNATURE_LEN > wire::MAX_BATCH_LEN {
         return;
     }
-    let sealed = sign_body(body);
     let key = sender_key().verifying_key();
-    match wire::open(&sealed, sender(), &key, me()) {
+    let Some(sealed) = sign_body(body) else {
+        // Unsignable: `open` must refuse it as undecodable, whatever signature it carries.
+        let mut unsigned = vec![wire::VERSION];
+        unsigned.extend_from_slice(body);
+        unsigned.extend_from_slice(&[0; wire::SIGNATURE_LEN]);
+        match wire::open(&Bytes::from(unsigned), sender(), &key, me()) {
+            Err(WireError::Decode(_)) => return,
+            other => panic!("a body without a digest opened as {other:?}"),
+        }
+    };
+    match wire::open(&Bytes::from(sealed), sender(), &key, me()) {
         Ok(batch) => assert_round_trip(&batch),
-        Err(
-            WireError::Decode(_) | WireError::WrongSender { .. } | WireError::WrongRecipient(_),
-        ) => {}
-        Err(e) => panic!("a correctly signed body was refused for its framing: {e}"),
+        Err(WireError::WrongSender { .. } | WireError::WrongRecipient(_)) => {}
+        Err(e) => panic!("a correctly signed body was refused for its layout: {e}"),
     }
 }
 
-/// `VERSION ‖ body ‖ sign("PICSOU-BATCH" ‖ VERSION ‖ SHA-256(body))`, as [`wire::seal`] lays
-/// it out.
-pub fn sign_body(body: &[u8]) -> Vec<u8> {
-    let signature = sender_key().sign(&wire::signed_message(wire::VERSION, body));
+/// `VERSION ‖ body ‖ sign("PICSOU-BATCH" ‖ VERSION ‖ body_digest(body))`, as [`wire::seal`]
+/// lays it out; `None` if the body has no digest (its head does not decode or its payloads do
+/// not fill it).
+pub fn sign_body(body: &[u8]) -> Option<Vec<u8>> {
+    let digest = wire::body_digest(body).ok()?;
+    let signature = sender_key().sign(&wire::signed_message(wire::VERSION, &digest));
     let mut out = Vec::with_capacity(1 + body.len() + wire::SIGNATURE_LEN);
     out.push(wire::VERSION);
     out.extend_from_slice(body);
     out.extend_from_slice(&signature.to_bytes());
-    out
+    Some(out)
 }
 
 fn assert_round_trip(batch: &Batch) {
-    let sealed = wire::seal(sender(), me(), batch, sender_key());
+    let sealed = Bytes::from(wire::seal(sender(), me(), batch, sender_key()));
     assert_eq!(
         sealed.len(),
         wire::sealed_len(sender(), me(), batch),

@@ -116,7 +116,8 @@ fn seeds_reach_the_deep_paths() {
     for s in all.iter().filter(|s| s.target == "wire_open") {
         let stream = &s.bytes[1..];
         let len = u32::from_be_bytes(stream[..4].try_into().expect("a header")) as usize;
-        if relayer::wire::open(&stream[4..4 + len], wire::sender(), &key, wire::me()).is_ok() {
+        let frame = bytes::Bytes::copy_from_slice(&stream[4..4 + len]);
+        if relayer::wire::open(&frame, wire::sender(), &key, wire::me()).is_ok() {
             opened += 1;
         }
     }

@@ -5,6 +5,7 @@
 //! - [`types`]: newtypes shared everywhere (`StreamIndex`, `NodeId`, `Stake`, `Time`).
 //! - [`protocol`]: the sans-IO [`protocol::Protocol`] trait every protocol implements, and the
 //!   values that cross it (entries, batches, acks, deliveries, persist ops, events).
+//! - [`payload`]: entry payload bytes with their SHA-256, computed at most once.
 //! - [`wire`]: sealing and opening signed batches (ed25519), pure functions.
 //! - [`picsou`]: Picsou itself — schedule, QUACKs, loss detection, resend roles, §4.3 recovery.
 //! - [`baselines`]: OST, ATA, LL and OTU behind the same trait.
@@ -29,6 +30,7 @@ pub mod net {
 }
 #[cfg(feature = "node")]
 pub mod node;
+pub mod payload;
 pub mod picsou;
 pub mod protocol;
 pub mod sim;

@@ -22,6 +22,7 @@
 //! true sender. Entry proofs are *not* yet checked: the protocol checks them with its
 //! [`EntryVerifier`] before it acknowledges, broadcasts or delivers anything.
 
+pub use crate::payload::Payload;
 use crate::types::{NodeId, NodeIdx, Side, Stake, StreamIndex, Time};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -33,8 +34,8 @@ use std::time::Duration;
 pub struct Entry {
     /// Position in the source stream.
     pub k: StreamIndex,
-    /// Application bytes (opaque to the protocol).
-    pub payload: Bytes,
+    /// Application bytes (opaque to the protocol), with their digest.
+    pub payload: Payload,
     /// Finality proof (opaque to the protocol; checked by an [`EntryVerifier`]).
     pub proof: Bytes,
 }

@@ -49,7 +49,11 @@ impl TestChain {
     /// The certified entry `k` of `side`'s stream with this payload.
     pub fn entry(&self, side: Side, k: StreamIndex, payload: Bytes) -> Entry {
         let proof = Bytes::copy_from_slice(&self.tag(side, k, &payload));
-        Entry { k, payload, proof }
+        Entry {
+            k,
+            payload: payload.into(),
+            proof,
+        }
     }
 
     /// A payload of `len` bytes that names `k` in its first bytes.
@@ -108,7 +112,7 @@ mod tests {
         moved.k = StreamIndex(6);
         assert!(v.verify(Side::A, &moved).is_err(), "wrong index");
         let mut altered = e.clone();
-        altered.payload = Bytes::from_static(b"other");
+        altered.payload = b"other".into();
         assert!(v.verify(Side::A, &altered).is_err(), "wrong payload");
         let other_chain = TestChain::new(8).verifier();
         assert!(other_chain.verify(Side::A, &e).is_err(), "other chain");

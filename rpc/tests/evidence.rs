@@ -41,7 +41,7 @@ fn far_batch(i: u64) -> Batch {
         },
         entries: vec![Entry {
             k: StreamIndex(u64::MAX - i),
-            payload: Bytes::from(vec![i as u8; 8]),
+            payload: vec![i as u8; 8].into(),
             proof: Bytes::from_static(b"proof"),
         }],
     }

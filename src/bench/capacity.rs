@@ -7,8 +7,9 @@
 //!   transport alone (TCP, Noise, Yamux, framing): the limit the brief measures goodput against;
 //! - **sealed**: the same frames built as real batches, sealed with `wire::seal` by the sender
 //!   and opened with `wire::open` by the receiver — the transport plus batch signing, encoding
-//!   and verification, which every copy of a protocol pays too. The gap between the two is what
-//!   signing costs, not what the protocol wastes.
+//!   and verification, which every copy of a protocol pays too. As in a relay, the sender reuses
+//!   the payloads' digests (`relayer::payload`) and the receiver hashes every payload once. The
+//!   gap between the two is what signing costs, not what the protocol wastes.
 
 use super::source::{PROOF_LEN, PayloadMaker, SourceChain};
 use anyhow::Context as _;
@@ -64,7 +65,7 @@ fn sample_batch(size: usize, params: &Params) -> Batch {
     let entries = (0..entries_per_batch(size, params) as u64)
         .map(|k| Entry {
             k: StreamIndex(k),
-            payload: maker.make(StreamIndex(k)).0,
+            payload: maker.make(StreamIndex(k)).0.into(),
             proof: Bytes::from(vec![0x5a; PROOF_LEN]),
         })
         .collect();
@@ -103,7 +104,7 @@ pub async fn measure(
     let public = key.verifying_key();
 
     let budget = (time / 4).min(Duration::from_millis(500));
-    let sealed_frame = wire::seal(a0, a1, &batch, &key);
+    let sealed_frame = Bytes::from(wire::seal(a0, a1, &batch, &key));
     let seal_us = cpu_per_call(budget, || {
         std::hint::black_box(wire::seal(a0, a1, &batch, &key));
     });

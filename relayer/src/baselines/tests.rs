@@ -340,7 +340,7 @@ fn forged(k: u64) -> Entry {
     let k = StreamIndex(k);
     Entry {
         k,
-        payload: crate::testkit::TestChain::payload(k, PAYLOAD),
+        payload: crate::testkit::TestChain::payload(k, PAYLOAD).into(),
         proof: Bytes::from_static(&[0u8; crate::testkit::PROOF_LEN]),
     }
 }

@@ -272,7 +272,7 @@ impl Liar {
         };
         Entry {
             k: entry.k,
-            payload: Bytes::from(payload),
+            payload: payload.into(),
             proof: entry.proof.clone(),
         }
     }
@@ -427,7 +427,7 @@ mod tests {
     fn entry(k: u64) -> Entry {
         Entry {
             k: StreamIndex(k),
-            payload: Bytes::from(transfer(k).to_bytes()),
+            payload: transfer(k).to_bytes().into(),
             proof: Bytes::from_static(b"certificate"),
         }
     }

@@ -30,6 +30,7 @@
 use crate::protocol::{Batch, BatchKind, EntryVerifier};
 use crate::types::{NodeId, Side, StreamIndex};
 use crate::wire::{self, WireError};
+use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,8 +97,6 @@ pub struct EvidenceView {
 pub enum Signed {
     /// A well-formed batch from the signer to the recipient.
     Batch(Batch),
-    /// The signed body does not decode.
-    Undecodable(String),
     /// The signed envelope names another sender.
     WrongSender(NodeId),
     /// The signed envelope names another recipient.
@@ -165,11 +164,15 @@ pub fn verify_frame(
     sender_key: &VerifyingKey,
     recipient: NodeId,
 ) -> Result<Signed, EvidenceError> {
-    // `wire::open` checks the signature before anything else, so every error after it is about
-    // a validly signed frame.
-    match wire::open(frame, sender, sender_key, recipient) {
+    // `wire::open` checks the signature before it uses any field, so the errors it finds after
+    // that are about a validly signed frame.
+    match wire::open(
+        &Bytes::copy_from_slice(frame),
+        sender,
+        sender_key,
+        recipient,
+    ) {
         Ok(batch) => Ok(Signed::Batch(batch)),
-        Err(WireError::Decode(why)) => Ok(Signed::Undecodable(why)),
         Err(WireError::WrongSender { claimed, .. }) => Ok(Signed::WrongSender(claimed)),
         Err(WireError::WrongRecipient(to)) => Ok(Signed::WrongRecipient(to)),
         Err(e) => Err(EvidenceError::NotSigned(e)),
@@ -177,11 +180,13 @@ pub fn verify_frame(
 }
 
 /// Whether a frame that `wire::open` refused with `e` still carries the sender's valid
-/// signature (the signature is checked first), and so is evidence against the sender.
+/// signature (only the envelope's sender and recipient are checked after it), and so is
+/// evidence against the sender. A frame whose head does not decode cannot have its signature
+/// checked ([`WireError::Decode`]), so it proves nothing.
 pub fn signed_by_sender(e: &WireError) -> bool {
     matches!(
         e,
-        WireError::Decode(_) | WireError::WrongSender { .. } | WireError::WrongRecipient(_)
+        WireError::WrongSender { .. } | WireError::WrongRecipient(_)
     )
 }
 
@@ -365,7 +370,7 @@ mod tests {
     fn entry(k: u64, payload: &'static [u8]) -> Entry {
         Entry {
             k: StreamIndex(k),
-            payload: Bytes::from_static(payload),
+            payload: Bytes::from_static(payload).into(),
             proof: Bytes::from_static(b"proof"),
         }
     }

@@ -256,7 +256,7 @@ mod tests {
     fn entry(k: u64) -> Entry {
         Entry {
             k: StreamIndex(k),
-            payload: Bytes::from_static(b"p"),
+            payload: b"p".into(),
             proof: Bytes::new(),
         }
     }
@@ -316,7 +316,7 @@ mod tests {
         r.record(&entry(4));
         assert!(!r.conflicts(&entry(4)), "the same entry again");
         let forged = Entry {
-            payload: Bytes::from_static(b"q"),
+            payload: b"q".into(),
             ..entry(4)
         };
         assert!(r.conflicts(&forged));

@@ -406,7 +406,7 @@ fn forged_entries_are_refused_and_reported() {
         Box::new(|t: &mut Transmit| {
             for e in &mut t.batch.entries {
                 if t.to.side == Side::B {
-                    e.payload = bytes::Bytes::from_static(b"mint me a million");
+                    e.payload = b"mint me a million".into();
                 }
             }
             true

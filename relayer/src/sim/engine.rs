@@ -15,7 +15,6 @@ use crate::testkit::TestChain;
 use crate::types::{NodeId, Side, StreamIndex, Time};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -32,19 +31,6 @@ const META_TREE: &str = "meta";
 const QUACK_KEY: &[u8] = b"quack";
 /// Bump for a timer that asks to fire again at the instant it just fired.
 const TIMER_SPIN_BUMP_NS: u64 = 1_000;
-
-/// Length of a batch once sealed, computed without cloning it (same encoding as
-/// [`crate::wire::sealed_len`]: postcard encodes a reference like the value).
-pub(crate) fn sealed_len(from: NodeId, to: NodeId, batch: &Batch) -> usize {
-    #[derive(Serialize)]
-    struct EnvelopeRef<'a> {
-        from: NodeId,
-        to: NodeId,
-        batch: &'a Batch,
-    }
-    1 + postcard::experimental::serialized_size(&EnvelopeRef { from, to, batch }).unwrap_or(0)
-        + crate::wire::SIGNATURE_LEN
-}
 
 /// A fixed-size bit set.
 #[derive(Clone, Debug, Default)]
@@ -866,7 +852,7 @@ impl<'a> Engine<'a> {
             t.to,
             describe(&t.batch)
         );
-        let actual = sealed_len(from, t.to, &t.batch) as u64;
+        let actual = crate::wire::sealed_len(from, t.to, &t.batch) as u64;
         let mut charged = actual;
         let mut content = 0u64;
         for e in &t.batch.entries {
@@ -1370,37 +1356,8 @@ fn describe(batch: &Batch) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Ack, Entry};
+    use crate::protocol::Entry;
     use crate::sim::SimResult;
-    use bytes::Bytes;
-
-    #[test]
-    fn sealed_len_matches_the_wire_format() {
-        let batch = Batch {
-            epoch: 7,
-            kind: BatchKind::Cross {
-                ack: Some(Ack {
-                    next: StreamIndex(300),
-                    phi: Bytes::from_static(&[1, 2, 3, 4]),
-                }),
-                quack_claim: None,
-                exported: StreamIndex(1000),
-            },
-            entries: vec![
-                Entry {
-                    k: StreamIndex(1),
-                    payload: Bytes::from_static(b"0123456789abcdef"),
-                    proof: Bytes::from_static(b"fedcba9876543210"),
-                };
-                5
-            ],
-        };
-        let (a, b) = (NodeId::new(Side::A, 200), NodeId::new(Side::B, 3));
-        assert_eq!(
-            sealed_len(a, b, &batch),
-            crate::wire::sealed_len(a, b, &batch)
-        );
-    }
 
     /// A minimal protocol: node 0 of each side buffers committed entries and flushes them to
     /// node 0 of the other side one `batch_delay` after the first; receivers deliver and persist.
@@ -1460,7 +1417,7 @@ mod tests {
                     1
                 };
                 if self.bug == Bug::AlteredPayload {
-                    entry.payload = Bytes::from_static(b"altered");
+                    entry.payload = b"altered".into();
                 }
                 for _ in 0..copies {
                     self.deliveries.push(Delivery {
@@ -1610,7 +1567,7 @@ mod tests {
             entries,
         };
         let (a0, b0) = (NodeId::new(Side::A, 0), NodeId::new(Side::B, 0));
-        let charged = sealed_len(a0, b0, &batch) as u64 + 10 * (1_000_000 - 16);
+        let charged = crate::wire::sealed_len(a0, b0, &batch) as u64 + 10 * (1_000_000 - 16);
         let ser = crate::sim::net::serialisation_ns(charged, 15_000_000_000);
         let expected = 1_000_000 + ser + 500_000 + ser;
         let d = &r.per_direction[0];

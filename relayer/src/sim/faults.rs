@@ -405,7 +405,7 @@ impl Faulty {
         self.rng.fill(&mut proof[..]);
         Entry {
             k,
-            payload: Bytes::from(payload),
+            payload: payload.into(),
             proof: Bytes::from(proof),
         }
     }
@@ -467,7 +467,7 @@ impl Faulty {
                             } else {
                                 p.push(1);
                             }
-                            e.payload = Bytes::from(p);
+                            e.payload = p.into();
                         }
                     }
                     let top = t.batch.entries.iter().map(|e| e.k.0).max().unwrap_or(0);
