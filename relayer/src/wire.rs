@@ -212,12 +212,18 @@ fn split(body: &[u8]) -> Result<Split, WireError> {
 /// version byte and the signature), or why the body cannot have one.
 pub fn body_digest(body: &[u8]) -> Result<[u8; 32], WireError> {
     let s = split(body)?;
-    let digests: Vec<[u8; 32]> = s
-        .payloads
+    Ok(digest_of(
+        &body[..s.head_len],
+        &payload_digests(body, &s.payloads),
+    ))
+}
+
+/// SHA-256 of each payload of `body`.
+fn payload_digests(body: &[u8], payloads: &[std::ops::Range<usize>]) -> Vec<[u8; 32]> {
+    payloads
         .iter()
         .map(|r| Sha256::digest(&body[r.clone()]).into())
-        .collect();
-    Ok(digest_of(&body[..s.head_len], &digests))
+        .collect()
 }
 
 /// Verifies and decodes a sealed batch that the transport says came from `sender`, whose batch
@@ -248,10 +254,7 @@ pub fn open(
         head_len,
         payloads,
     } = split(&body)?;
-    let digests: Vec<[u8; 32]> = payloads
-        .iter()
-        .map(|r| Sha256::digest(&body[r.clone()]).into())
-        .collect();
+    let digests = payload_digests(&body, &payloads);
     let digest = digest_of(&body[..head_len], &digests);
     sender_key
         .verify(
