@@ -1,12 +1,9 @@
 //! [`Payload`]: the bytes of an entry together with their SHA-256 digest, computed at most once.
 //!
-//! A relay hashes an entry's payload where it must: [`crate::wire::open`] hashes every payload
-//! of a batch it receives, since the batch signature covers payloads through their digests, and
-//! a finality proof is usually a signature over a digest of the payload. Before, a relay that
-//! received a 1 MB entry hashed it twice (opening the batch, then checking the proof) and once
-//! more for every batch it sealed the entry into, and SHA-256 was a third of a relay's CPU time.
-//! Now the digest found while opening travels with the payload: sealing it again and checking
-//! its proof reuse it.
+//! [`crate::wire::open`] hashes every payload of a batch it receives (the batch signature covers
+//! payloads through their digests) and keeps the digest with the payload, so sealing the entry
+//! again and checking a proof that signs the payload's digest hash nothing more (see
+//! [`crate::wire`] for what that saved).
 //!
 //! A payload is immutable: replacing an entry's payload replaces its digest with it, so the two
 //! can never disagree (except through [`Payload::with_digest`], whose caller vouches for it).
@@ -45,10 +42,7 @@ impl Payload {
             digest,
             "payload digest"
         );
-        Payload {
-            bytes,
-            digest: OnceLock::from(digest),
-        }
+        Payload::hashed(bytes, digest)
     }
 
     /// The bytes.
@@ -62,6 +56,11 @@ impl Payload {
             bytes,
             digest: OnceLock::from(digest),
         }
+    }
+
+    /// The digest if it is already known, without computing it.
+    pub fn known_digest(&self) -> Option<&[u8; 32]> {
+        self.digest.get()
     }
 
     /// SHA-256 of the bytes (computed on the first call, then kept).
@@ -142,11 +141,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_digest_is_the_sha256_of_the_bytes_and_clones_share_it() {
+    fn the_digest_is_the_sha256_of_the_bytes_and_clones_made_after_carry_it() {
         let p = Payload::from(b"transfer".to_vec());
-        let q = p.clone();
+        let before = p.clone();
+        assert_eq!(p.known_digest(), None);
         assert_eq!(p.digest(), &<[u8; 32]>::from(Sha256::digest(b"transfer")));
-        assert_eq!(q.digest(), p.digest());
+        assert_eq!(p.clone().known_digest(), Some(p.digest()));
+        assert_eq!(
+            before.known_digest(),
+            None,
+            "a clone made before hashes on its own"
+        );
         assert_eq!(&*p, b"transfer");
     }
 

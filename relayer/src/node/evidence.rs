@@ -151,7 +151,7 @@ impl EvidenceView {
             field: "signed_batch",
             why: e.to_string(),
         })?;
-        verify_frame(&frame, sender, sender_key, recipient)
+        verify_frame(&Bytes::from(frame), sender, sender_key, recipient)
     }
 }
 
@@ -159,19 +159,14 @@ impl EvidenceView {
 /// (which may itself be the misbehaviour: a body that does not decode, or another sender or
 /// recipient than the envelope should name).
 pub fn verify_frame(
-    frame: &[u8],
+    frame: &Bytes,
     sender: NodeId,
     sender_key: &VerifyingKey,
     recipient: NodeId,
 ) -> Result<Signed, EvidenceError> {
     // `wire::open` checks the signature before it uses any field, so the errors it finds after
     // that are about a validly signed frame.
-    match wire::open(
-        &Bytes::copy_from_slice(frame),
-        sender,
-        sender_key,
-        recipient,
-    ) {
+    match wire::open(frame, sender, sender_key, recipient) {
         Ok(batch) => Ok(Signed::Batch(batch)),
         Err(WireError::WrongSender { claimed, .. }) => Ok(Signed::WrongSender(claimed)),
         Err(WireError::WrongRecipient(to)) => Ok(Signed::WrongRecipient(to)),
@@ -443,7 +438,7 @@ mod tests {
         let key = key_from_seed(b"a1");
         let frame = wire::seal(a1(), NodeId::new(Side::B, 2), &cross(vec![]), &key);
         assert_eq!(
-            verify_frame(&frame, a1(), &key.verifying_key(), b0()),
+            verify_frame(&Bytes::from(frame), a1(), &key.verifying_key(), b0()),
             Ok(Signed::WrongRecipient(NodeId::new(Side::B, 2)))
         );
     }
