@@ -12,10 +12,9 @@
 //!   the entry directly — passes it once to every other relay of its cluster.
 //! - **Acks**: the durable cumulative ack `(next, φ-bits)` rides on every cross batch. Every
 //!   `noop_delay` an ack round sends ack-only batches to a few remote relays that have not seen
-//!   the latest ack and have heard nothing from this relay for `noop_delay` (enough of them,
-//!   counting those its data reached since the last round, that every sender hears from
-//!   receivers of more than `u` stake each round); a relay that is behind, with no news, sends
-//!   one after `noop_delay` without cross traffic, round-robin.
+//!   the latest ack and have heard nothing from this relay for `noop_delay` (enough of them that
+//!   every sender hears from receivers of more than `u` stake each round); a relay that is
+//!   behind, with no news, sends one after `noop_delay` without cross traffic, round-robin.
 //! - **Keep-alives**: while it has entries in flight or is behind, a relay sends an empty batch
 //!   to every relay it has sent nothing to for `max_message_delay / 8`, so that silence (which
 //!   reroutes work, see [`outbound`]) means down, not busy.
@@ -406,9 +405,7 @@ impl Picsou {
     /// come first. An ack round then informs up to `ack_fanout` of the remote relays that have
     /// not seen our latest ack and have heard nothing from us for `noop_delay`, longest silent
     /// first, then in turn: every sender hears fresh acks from enough receivers to confirm its
-    /// entries within about `noop_delay`, whoever our data happens to go to. Every batch carries
-    /// the ack, so the relays our data reached since the last round count toward `ack_fanout`:
-    /// with both streams busy at n = 19 (100 B) this halved the ack-only batches. Otherwise one
+    /// entries within about `noop_delay`, whoever our data happens to go to. Otherwise one
     /// ack-only batch goes round-robin.
     fn maybe_noop(&mut self, now: Time) {
         if self.noop_due().is_none_or(|due| now < due) {
@@ -433,12 +430,7 @@ impl Picsou {
                 .collect();
             if !stale.is_empty() {
                 stale.sort_unstable();
-                let recent = self
-                    .sent_remote
-                    .iter()
-                    .filter(|&&t| t > self.last_ack_round)
-                    .count();
-                for &(_, _, j) in stale.iter().take(self.ack_fanout.saturating_sub(recent)) {
+                for &(_, _, j) in stale.iter().take(self.ack_fanout) {
                     let entries = self.cross.take(NodeIdx(j as u32)).unwrap_or_default();
                     self.send_cross(now, NodeIdx(j as u32), entries);
                     self.ack_rr = j;
