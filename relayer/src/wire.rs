@@ -208,22 +208,33 @@ fn split(body: &[u8]) -> Result<Split, WireError> {
     })
 }
 
+/// A body split ([`split`]), with the SHA-256 of each payload and the digest the batch
+/// signature covers.
+struct Digested {
+    split: Split,
+    payload_digests: Vec<[u8; 32]>,
+    digest: [u8; 32],
+}
+
+fn digested(body: &[u8]) -> Result<Digested, WireError> {
+    let split = split(body)?;
+    let payload_digests: Vec<[u8; 32]> = split
+        .payloads
+        .iter()
+        .map(|r| Sha256::digest(&body[r.clone()]).into())
+        .collect();
+    let digest = digest_of(&body[..split.head_len], &payload_digests);
+    Ok(Digested {
+        split,
+        payload_digests,
+        digest,
+    })
+}
+
 /// The digest a batch signature covers ([`signed_message`]) for a body (what lies between the
 /// version byte and the signature), or why the body cannot have one.
 pub fn body_digest(body: &[u8]) -> Result<[u8; 32], WireError> {
-    let s = split(body)?;
-    Ok(digest_of(
-        &body[..s.head_len],
-        &payload_digests(body, &s.payloads),
-    ))
-}
-
-/// SHA-256 of each payload of `body`.
-fn payload_digests(body: &[u8], payloads: &[std::ops::Range<usize>]) -> Vec<[u8; 32]> {
-    payloads
-        .iter()
-        .map(|r| Sha256::digest(&body[r.clone()]).into())
-        .collect()
+    digested(body).map(|d| d.digest)
 }
 
 /// Verifies and decodes a sealed batch that the transport says came from `sender`, whose batch
@@ -249,13 +260,11 @@ pub fn open(
     let sig: [u8; SIGNATURE_LEN] = frame[frame.len() - SIGNATURE_LEN..]
         .try_into()
         .map_err(|_| WireError::Signature)?;
-    let Split {
-        head,
-        head_len,
-        payloads,
-    } = split(&body)?;
-    let digests = payload_digests(&body, &payloads);
-    let digest = digest_of(&body[..head_len], &digests);
+    let Digested {
+        split: Split { head, payloads, .. },
+        payload_digests: digests,
+        digest,
+    } = digested(&body)?;
     sender_key
         .verify(
             &signed_message(version, &digest),

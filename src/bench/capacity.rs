@@ -15,7 +15,7 @@ use super::source::{PROOF_LEN, PayloadMaker, SourceChain};
 use anyhow::Context as _;
 use bytes::Bytes;
 use relayer::net::capacity::{self, CapacityProbe};
-use relayer::protocol::{Batch, BatchKind, Entry, EntryVerifier as _, Params};
+use relayer::protocol::{Batch, BatchKind, Entry, EntryVerifier as _, Params, Payload};
 use relayer::types::{NodeId, Side, StreamIndex};
 use relayer::wire;
 use serde::{Deserialize, Serialize};
@@ -63,10 +63,13 @@ pub fn entries_per_batch(size: usize, params: &Params) -> usize {
 fn sample_batch(size: usize, params: &Params) -> Batch {
     let maker = PayloadMaker::new(size);
     let entries = (0..entries_per_batch(size, params) as u64)
-        .map(|k| Entry {
-            k: StreamIndex(k),
-            payload: maker.make(StreamIndex(k)).0.into(),
-            proof: Bytes::from(vec![0x5a; PROOF_LEN]),
+        .map(|k| {
+            let (payload, digest) = maker.make(StreamIndex(k));
+            Entry {
+                k: StreamIndex(k),
+                payload: Payload::with_digest(payload, digest),
+                proof: Bytes::from(vec![0x5a; PROOF_LEN]),
+            }
         })
         .collect();
     Batch {

@@ -156,8 +156,8 @@ impl EvidenceView {
 }
 
 /// Checks that `frame` was signed by `sender`'s key `sender_key`, and returns what it says
-/// (which may itself be the misbehaviour: a body that does not decode, or another sender or
-/// recipient than the envelope should name).
+/// (which may itself be the misbehaviour: another sender or recipient than the envelope should
+/// name). A frame whose head does not decode has no signature to check, so it is refused.
 pub fn verify_frame(
     frame: &Bytes,
     sender: NodeId,
