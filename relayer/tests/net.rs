@@ -90,6 +90,20 @@ async fn wait_connected(net: &Net, want: &[NodeId]) {
     }
 }
 
+/// Waits until `net` has written `n` frames to `node` (its queue to `node` drained into the
+/// stream).
+async fn wait_frames_out(net: &Net, node: NodeId, n: u64) {
+    let deadline = Instant::now() + WAIT;
+    while net.stats()[&node].frames_out < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} frames written to {node}",
+            net.stats()[&node].frames_out
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Receives `n` frames from `from` (skipping connection events, failing on frames from others
 /// or bad frames).
 async fn recv_frames(rx: &mut Receiver<NetEvent>, from: NodeId, n: usize) -> Vec<Bytes> {
@@ -354,6 +368,9 @@ async fn down_peer_does_not_delay_others_and_reconnects() {
     let (net_b0, mut rx_b0) = start(config(&b0, b0.addr.clone(), &[&a0, &a1])).await;
     wait_connected(&net_a0, &[a(1), b(0)]).await;
     wait_connected(&net_b0, &[a(0), a(1)]).await;
+    // Being connected does not mean the writer has drained the full queue yet: frames sent
+    // before it has would be dropped, as queued frames past the cap are (seen on loaded CI).
+    wait_frames_out(&net_a0, b(0), 64).await;
     for i in 100..150u64 {
         net_a0.send(b(0), frame(i, 1024)).unwrap();
     }
@@ -361,6 +378,11 @@ async fn down_peer_does_not_delay_others_and_reconnects() {
     let got = recv_frames(&mut rx_b0, a(0), 114).await;
     let want: Vec<u64> = (0..64).chain(100..150).collect();
     assert_eq!(got.iter().map(seq_of).collect::<Vec<_>>(), want);
+    assert_eq!(
+        net_a0.stats()[&b(0)].dropped,
+        36,
+        "only what the cap refused"
+    );
 
     // B0 restarts (same key, same address): A0 sees it go and come back, frames flow again.
     net_b0.shutdown().await;
