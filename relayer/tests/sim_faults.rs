@@ -94,6 +94,26 @@ fn picsou_across_a_partition() {
 }
 
 #[test]
+fn a_window_lost_whole_to_a_cut_of_every_cross_link_comes_back_at_once() {
+    // Every entry of both streams is sent while all cross links are down, so no receiver holds
+    // anything past its `next`. Were only `next` reported, the rest would come back one entry
+    // per report spacing (141 s of simulated time here, found by `sim --mix random --seed
+    // 1335`); reports of everything released within φ bring it back in one round.
+    let mut c = picsou(4, 679, "none");
+    c.size = 100;
+    c.net
+        .partitions
+        .push("cross@0s-31ms".parse().expect("valid"));
+    let r = run_clean(&c);
+    assert!(r.resends > 0, "what the cut swallowed must be resent");
+    assert!(
+        r.sim_time_s < 2.0,
+        "recovered after {} s of simulated time",
+        r.sim_time_s
+    );
+}
+
+#[test]
 fn a_relay_cut_off_while_its_peers_got_everything_fetches_past_the_quack() {
     // A4 is cut off for the first 97 ms, while everything is sent and its peers receive and
     // pass on their shares; then two of its peers crash. Each entry A4 missed is held by more

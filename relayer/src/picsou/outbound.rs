@@ -679,7 +679,16 @@ impl Outbound {
 
         // Loss reports: `next` itself, and holes in the φ-list below the highest index held.
         let phi_end = next.saturating_add(1 + 8 * ack.phi.len() as u64);
-        let hole_end = highest.map_or(next + 1, |h| h.min(phi_end));
+        let hole_end = match highest.filter(|&h| h > next) {
+            Some(h) => h.min(phi_end),
+            // It holds nothing past `next`: what we released past it within φ is missing there
+            // too once it had time to arrive ([`Outbound::report`] waits for that). Counting
+            // only `next` recovered a stream whose whole window was lost one entry per report
+            // spacing (a 72 ms cut of every cross link: 141 s to recover 679 entries).
+            None => next
+                .saturating_add(1 + u64::from(self.params.phi))
+                .min(self.released),
+        };
         let mut missing = vec![next];
         missing.extend((next + 1..hole_end).filter(|&k| !ack.phi_holds(StreamIndex(k))));
         self.forget_filled(j, ack);
