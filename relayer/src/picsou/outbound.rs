@@ -684,7 +684,7 @@ impl Outbound {
             // It holds nothing past `next`: what we released past it within φ is missing there
             // too once it had time to arrive ([`Outbound::report`] waits for that). Counting
             // only `next` recovered a stream whose whole window was lost one entry per report
-            // spacing (a 72 ms cut of every cross link: 141 s to recover 679 entries).
+            // spacing (a cut of every cross link for the first 31 ms: 141 s to recover 679).
             None => next
                 .saturating_add(1 + u64::from(self.params.phi))
                 .min(self.released),
