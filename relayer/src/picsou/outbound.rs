@@ -680,6 +680,9 @@ impl Outbound {
         // Loss reports: `next` itself, and holes in the φ-list below the highest index held.
         let phi_end = next.saturating_add(1 + 8 * ack.phi.len() as u64);
         let hole_end = match highest.filter(|&h| h > next) {
+            // Not past the highest held: an entry on a slower pair may still be in flight behind
+            // later ones that overtook it on faster pairs (reporting up to what we released broke
+            // the geo preset's zero resends).
             Some(h) => h.min(phi_end),
             // It holds nothing past `next`: what we released past it within φ is missing there
             // too once it had time to arrive ([`Outbound::report`] waits for that). Counting
