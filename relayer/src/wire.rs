@@ -2,8 +2,8 @@
 //!
 //! Layout: `version (1 byte) ‖ head ‖ payloads ‖ signature (64 bytes)`. `head` is the postcard
 //! encoding of the sender, the recipient, the epoch, the kind, the entries' indices as runs
-//! `(start, step, count)` (`start, start + step, …`, `count` of them) and, per entry, its
-//! payload's length and its proof; `payloads` are the entries' payloads one after the other, as
+//! `(start, step, count)` (`start, start + step, …`, `count` of them) and, per index, its
+//! entry's payload length and proof (no count of their own: the runs give it); `payloads` are the entries' payloads one after the other, as
 //! long as `head` says. The ed25519 signature, made with the sender relay's batch-signing key,
 //! covers `"PICSOU-BATCH" ‖ version ‖ D` ([`signed_message`]), where
 //! `D = SHA-256(head ‖ SHA-256(payload₀) ‖ … ‖ SHA-256(payloadₘ₋₁))` ([`body_digest`]).
@@ -24,14 +24,15 @@
 //! reads the head to learn where the payloads are, hashes them, and checks the signature before
 //! using a single field; then it checks that the envelope names that sender and this recipient.
 //! A frame whose head does not decode cannot be checked at all, so it proves nothing about who
-//! made it ([`WireError::Decode`]); neither can one whose runs do not give exactly one index per
-//! entry, or give an index past `u64::MAX`. Nothing in here panics on any input.
+//! made it ([`WireError::Decode`]); neither can one whose runs give more indices than entry heads
+//! follow, or an index past `u64::MAX`. Nothing in here panics on any input.
 
 use crate::payload::Payload;
 use crate::protocol::{Batch, BatchKind, Entry};
 use crate::types::{NodeId, StreamIndex};
 use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::ser::SerializeTuple;
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -138,15 +139,17 @@ fn runs_of(entries: &[Entry]) -> Vec<Run> {
     runs
 }
 
-/// The indices `runs` stand for, if they are exactly `entries` many and none passes `u64::MAX`.
-fn indices_of(runs: &[Run], entries: usize) -> Result<Vec<StreamIndex>, WireError> {
-    let mut out = Vec::with_capacity(entries);
+/// The indices `runs` stand for, if they are at most `max` and none passes `u64::MAX`.
+fn indices_of(runs: &[Run], max: usize) -> Result<Vec<StreamIndex>, WireError> {
+    let mut out = Vec::new();
     for run in runs {
         if run.count == 0 {
             return Err(WireError::Decode("empty index run".into()));
         }
-        if run.count > (entries - out.len()) as u64 {
-            return Err(WireError::Decode("more indices than entries".into()));
+        if run.count > (max - out.len()) as u64 {
+            return Err(WireError::Decode(
+                "more indices than the body can hold".into(),
+            ));
         }
         for i in 0..run.count {
             let k = run
@@ -157,13 +160,10 @@ fn indices_of(runs: &[Run], entries: usize) -> Result<Vec<StreamIndex>, WireErro
             out.push(StreamIndex(k));
         }
     }
-    if out.len() != entries {
-        return Err(WireError::Decode("fewer indices than entries".into()));
-    }
     Ok(out)
 }
 
-/// The entries of a head as sealed, encoded as a sequence without building one.
+/// The entries of a head as sealed, one after the other without a count (the runs give it).
 struct EntryHeadsRef<'a>(&'a [Entry]);
 
 #[derive(Serialize)]
@@ -174,14 +174,21 @@ struct EntryHeadRef<'a> {
 
 impl Serialize for EntryHeadsRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|e| EntryHeadRef {
-            len: e.payload.len() as u64,
-            proof: &e.proof,
-        }))
+        let mut t = s.serialize_tuple(self.0.len())?;
+        for e in self.0 {
+            t.serialize_element(&EntryHeadRef {
+                len: e.payload.len() as u64,
+                proof: &e.proof,
+            })?;
+        }
+        t.end()
     }
 }
 
-/// The head as opened.
+/// The smallest encoding of an [`EntryHead`]: a one-byte length and an empty proof.
+const MIN_ENTRY_HEAD_LEN: usize = 2;
+
+/// The head as opened, up to its entries (one [`EntryHead`] per index of `runs` follows).
 #[derive(Deserialize)]
 struct Head {
     from: NodeId,
@@ -189,7 +196,6 @@ struct Head {
     epoch: u64,
     kind: BatchKind,
     runs: Vec<Run>,
-    entries: Vec<EntryHead>,
 }
 
 #[derive(Deserialize)]
@@ -244,18 +250,25 @@ pub fn seal(from: NodeId, to: NodeId, batch: &Batch, key: &SigningKey) -> Vec<u8
 struct Split {
     head: Head,
     head_len: usize,
-    indices: Vec<StreamIndex>,
+    /// Each entry's index and head, in order.
+    entries: Vec<(StreamIndex, EntryHead)>,
     payloads: Vec<std::ops::Range<usize>>,
 }
 
 fn split(body: &[u8]) -> Result<Split, WireError> {
-    let (head, rest): (Head, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| WireError::Decode(e.to_string()))?;
+    let decode = |e: postcard::Error| WireError::Decode(e.to_string());
+    let (head, mut rest): (Head, &[u8]) = postcard::take_from_bytes(body).map_err(decode)?;
+    let indices = indices_of(&head.runs, rest.len() / MIN_ENTRY_HEAD_LEN)?;
+    let mut entries = Vec::with_capacity(indices.len());
+    for k in indices {
+        let (e, more): (EntryHead, &[u8]) = postcard::take_from_bytes(rest).map_err(decode)?;
+        entries.push((k, e));
+        rest = more;
+    }
     let head_len = body.len() - rest.len();
-    let indices = indices_of(&head.runs, head.entries.len())?;
-    let mut payloads = Vec::with_capacity(head.entries.len());
+    let mut payloads = Vec::with_capacity(entries.len());
     let mut at = head_len;
-    for e in &head.entries {
+    for (_, e) in &entries {
         let end = usize::try_from(e.len)
             .ok()
             .and_then(|len| at.checked_add(len))
@@ -273,7 +286,7 @@ fn split(body: &[u8]) -> Result<Split, WireError> {
     Ok(Split {
         head,
         head_len,
-        indices,
+        entries,
         payloads,
     })
 }
@@ -334,7 +347,7 @@ pub fn open(
         split:
             Split {
                 head,
-                indices,
+                entries,
                 payloads,
                 ..
             },
@@ -356,12 +369,10 @@ pub fn open(
     if head.to != me {
         return Err(WireError::WrongRecipient(head.to));
     }
-    let entries = head
-        .entries
+    let entries = entries
         .into_iter()
-        .zip(indices)
         .zip(payloads.into_iter().zip(digests))
-        .map(|((e, k), (range, digest))| Entry {
+        .map(|((k, e), (range, digest))| Entry {
             k,
             payload: Payload::hashed(body.slice(range), digest),
             proof: e.proof,
@@ -492,7 +503,6 @@ mod tests {
             epoch: u64,
             kind: BatchKind,
             runs: Vec<Run>,
-            entries: Vec<(u64, Bytes)>,
         }
         let head = RawHead {
             from: NodeId::new(Side::A, 0),
@@ -500,9 +510,11 @@ mod tests {
             epoch: 3,
             kind: sample().kind,
             runs,
-            entries: vec![(0, Bytes::new()); entries],
         };
-        let body = postcard::to_allocvec(&head).unwrap();
+        let mut body = postcard::to_allocvec(&head).unwrap();
+        for _ in 0..entries {
+            body = postcard::to_extend(&(0u64, Bytes::new()), body).unwrap();
+        }
         let empty: [u8; 32] = Sha256::digest(b"").into();
         let digest = digest_of(&body, std::iter::repeat_n(&empty, entries));
         let mut frame = vec![VERSION];
@@ -512,7 +524,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_that_do_not_give_one_index_per_entry_are_refused() {
+    fn runs_that_do_not_match_the_entry_heads_are_refused() {
         let key = key_from_seed(b"a0");
         let (a0, b1) = (NodeId::new(Side::A, 0), NodeId::new(Side::B, 1));
         let run = |start, step, count| Run { start, step, count };
@@ -529,13 +541,23 @@ mod tests {
         let ks: Vec<u64> = ok.entries.iter().map(|e| e.k.0).collect();
         assert_eq!(ks, vec![10, 13, 4]);
         for (runs, entries, why) in [
-            (vec![run(10, 3, 3)], 2, "more indices than entries"),
-            (vec![run(10, 3, 1)], 2, "fewer indices than entries"),
-            (vec![], 1, "fewer indices than entries"),
+            // More indices than entry heads could follow (2 bytes each at least).
+            (
+                vec![run(10, 3, 3)],
+                2,
+                "more indices than the body can hold",
+            ),
+            (
+                vec![run(0, 1, u64::MAX)],
+                1,
+                "more indices than the body can hold",
+            ),
+            // Fewer: the heads left over are read as payload bytes the head does not account for.
+            (vec![run(10, 3, 1)], 2, "2 bytes after the payloads"),
+            (vec![], 1, "2 bytes after the payloads"),
             (vec![run(10, 3, 0), run(1, 0, 1)], 1, "empty index run"),
             (vec![run(u64::MAX - 1, 2, 2)], 2, "index run past u64::MAX"),
             (vec![run(0, u64::MAX, 3)], 3, "index run past u64::MAX"),
-            (vec![run(0, 1, u64::MAX)], 1, "more indices than entries"),
         ] {
             assert_eq!(
                 open_runs(runs, entries),
