@@ -20,9 +20,13 @@ pub struct SweepArgs {
     /// Series to run, comma-separated (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Series>,
-    /// Runs at once (default: one per core).
+    /// Runs at once at most (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Memory, in GiB, the runs under way may be expected to take together (default: 90% of
+    /// the memory available when the sweep starts). A run whose estimate is larger runs alone.
+    #[arg(long, value_name = "GIB")]
+    pub memory: Option<f64>,
     /// Write every run (its series, panel, line, x, `sim` command and full result) and the
     /// checks as JSON to FILE.
     #[arg(long, value_name = "FILE")]
@@ -60,6 +64,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let budget = match args.memory {
+        Some(gib) if gib.is_finite() && gib > 0.0 => (gib * GIB) as u64,
+        Some(gib) => {
+            eprintln!("error: --memory must be a positive number of GiB, not {gib}");
+            std::process::exit(2);
+        }
+        None => available_memory().map_or(u64::MAX, |b| b / 10 * 9),
+    };
     let start = Instant::now();
     let progress = |done: usize, total: usize, command: &str, r: &relayer::sim::SimResult| {
         let flag = if r.violations.is_empty() {
@@ -73,7 +85,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             r.wall_time_s
         );
     };
-    let done = sweep::run(points, jobs, &progress)?;
+    let done = sweep::run(points, jobs, budget, &progress)?;
     let checks = sweep::checks(&done);
     let broken = sweep::broken(&done);
 
@@ -105,9 +117,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             let _ = writeln!(out, "          - {v}");
         }
     }
+    let within = if budget == u64::MAX {
+        "no memory budget".to_owned()
+    } else {
+        format!("a memory budget of {:.1} GiB", budget as f64 / GIB)
+    };
     let _ = write!(
         out,
-        "{} runs in {:.1} s on {jobs} thread(s)",
+        "{} runs in {:.1} s, up to {jobs} at once, {within}",
         distinct.len(),
         start.elapsed().as_secs_f64()
     );
@@ -130,4 +147,15 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the sweep failed: see the checks above")
     }
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The memory the kernel says is available for new work (`MemAvailable` in `/proc/meminfo`), in
+/// bytes; `None` where that file does not exist or does not say.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }

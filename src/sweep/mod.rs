@@ -1,10 +1,11 @@
 //! The paper's figures, reproduced with the simulator, behind `picsou-relay sweep`: series of
 //! `sim` runs, one table per series and panel, the bounds the paper sets, and `--plot`.
 //!
-//! Every run is described by its `sim` flags ([`Point::flags`]) and built by the same code as
-//! `picsou-relay sim` ([`crate::cmd::sim::config_from_flags`]), so any number in a table replays
-//! with `picsou-relay sim FLAGS`. Runs are deterministic, so the results do not depend on how
-//! many run at once (`--jobs`), only the wall time does.
+//! Every run is described by its `sim` flags ([`Point::flags`]) and is run as `picsou-relay sim
+//! FLAGS --json`, a process of its own, so any number in a table replays with that command.
+//! Runs are deterministic, so the results do not depend on how many run at once (`--jobs`,
+//! `--memory`), only the wall time does. Runs start largest first by [`memory_estimate`], and
+//! share the machine only while their estimates fit the memory budget.
 //!
 //! # Series
 //!
@@ -391,12 +392,15 @@ pub struct Done {
     pub result: SimResult,
 }
 
-/// Runs every point of `points` on `jobs` threads, each distinct flag list once, and calls
-/// `progress(done, total, command, result)` as runs finish. Fails on the first configuration a
-/// point's flags do not describe.
+/// Runs every point of `points`, up to `jobs` at once, each distinct flag list once, and calls
+/// `progress(done, total, command, result)` as runs finish. Runs start in decreasing order of
+/// [`memory_estimate`], and a run starts beside others only while the estimates of all that
+/// run fit in `memory_budget` bytes (a run larger than the budget runs alone). Fails on the
+/// first configuration a point's flags do not describe.
 pub fn run(
     points: Vec<Point>,
     jobs: usize,
+    memory_budget: u64,
     progress: &(dyn Fn(usize, usize, &str, &SimResult) + Sync),
 ) -> anyhow::Result<Vec<Done>> {
     let mut distinct: Vec<Vec<String>> = Vec::new();
@@ -416,44 +420,24 @@ pub fn run(
                 .map_err(|e| anyhow::anyhow!("sweep point `{}`: {e}", command_of(f)))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
-    // Each worker takes the next run nobody has taken and keeps what it ran. Runs are
-    // deterministic, so which thread ran what changes nothing but the wall time.
-    let mut by_run: Vec<Option<SimResult>> = (0..configs.len()).map(|_| None).collect();
-    let outcomes = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs.clamp(1, configs.len().max(1)))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(cfg) = configs.get(i) else {
-                            return mine;
-                        };
-                        let r = sim::run(cfg);
-                        if let Ok(res) = &r {
-                            let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                            progress(done, configs.len(), &command_of(&distinct[i]), res);
-                        }
-                        mine.push((i, r));
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
-    });
-    for outcome in outcomes {
-        let ran = outcome.map_err(|_| anyhow::anyhow!("a sweep worker panicked"))?;
-        for (i, r) in ran {
-            let r = r.with_context(|| command_of(&distinct[i]))?;
-            by_run[i] = Some(r);
+    let costs: Vec<u64> = configs.iter().map(memory_estimate).collect();
+    // Runs are deterministic, so which thread ran what, and when, changes nothing but the wall
+    // time.
+    let ran = schedule(&costs, jobs, memory_budget, |i| {
+        let r = run_in_child(&distinct[i]);
+        if let Ok(res) = &r {
+            let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+            progress(done, configs.len(), &command_of(&distinct[i]), res);
         }
-    }
-    let by_run: Vec<SimResult> = by_run
+        r
+    })
+    .map_err(|_| anyhow::anyhow!("a sweep worker panicked"))?;
+    let by_run = ran
         .into_iter()
-        .collect::<Option<_>>()
-        .ok_or_else(|| anyhow::anyhow!("a run did not finish"))?;
+        .enumerate()
+        .map(|(i, r)| r.with_context(|| command_of(&distinct[i])))
+        .collect::<anyhow::Result<Vec<SimResult>>>()?;
     Ok(points
         .into_iter()
         .zip(run_of)
@@ -463,6 +447,169 @@ pub fn run(
             result: by_run[i].clone(),
         })
         .collect())
+}
+
+/// Runs `picsou-relay sim FLAGS --json` as a process of its own and reads its result.
+///
+/// A process per run, not a thread: the allocator keeps what a run freed for the thread that
+/// freed it, so in one process two threads that each ran a large run hold both peaks (a sweep
+/// on two threads stood at 20 GB of RSS while running 1 MB runs of a few hundred MB, after the
+/// 100 B ATA runs), and the memory budget would count only the runs under way. It also runs
+/// each point exactly as its replay command does.
+fn run_in_child(flags: &[String]) -> anyhow::Result<SimResult> {
+    let exe = std::env::current_exe().context("finding this program to run `sim` with")?;
+    let out = std::process::Command::new(exe)
+        .arg("sim")
+        .args(flags)
+        .arg("--json")
+        .output()
+        .context("starting `sim`")?;
+    // Exit code 1 only says the run broke an invariant; its result lists which.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str::<SimResult>(stdout.trim()) {
+        Ok(r) if out.status.success() || out.status.code() == Some(1) => Ok(r),
+        _ => anyhow::bail!(
+            "`sim` ended with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+}
+
+/// Bytes a run is expected to take at its peak, from its protocol, cluster sizes, entry count
+/// and entry size.
+///
+/// Peak memory grows with entries × copies: ATA at n = 19 took 1.7, 4.3 and 16.8 GB for 20 000,
+/// 50 000 and 200 000 entries of 100 B, and 1.2 GB at n = 10 for 50 000 (3.5 times less, for
+/// 3.6 times fewer copies). Payloads are 16 bytes in memory whatever size the links charge, but
+/// entries that travel one per batch cost more per copy (ATA: 600 bytes at 1 MB against 116 at
+/// 100 B). The estimate is `64 MiB + 4 MiB · (n_a + n_b) + streams · entries · copies · (c + 500 /
+/// entries per batch)`, with `copies` = `n_s · n_r` for ATA and `n_r` for the others, and `c`
+/// per protocol, set at or above these measurements of peak RSS (`/usr/bin/time -f %M`,
+/// 2026-11-22, wire version 4, both directions):
+///
+/// | run | peak | bytes per entry and copy | estimate |
+/// |---|---|---|---|
+/// | ATA, n = 19, 200 000 × 100 B | 16.8 GB | 116 | 20.4 GB |
+/// | ATA, n = 19, 100 000 × 1000 B | 10.0 GB | 139 | 10.5 GB |
+/// | ATA, n = 50, 1000 × 1 MB | 3.0 GB | 600 | 3.7 GB |
+/// | Picsou, n = 50, 100 000 × 100 B | 3.3 GB | 330 | 4.1 GB |
+/// | Picsou, n = 19, 200 000 × 100 B | 2.3 GB | 300 | 3.0 GB |
+/// | OTU, n = 19, 200 000 × 100 B | 1.2 GB | 158 | 1.5 GB |
+/// | OTU, n = 50, 1000 × 1 MB | 0.37 GB | 3 700 | 0.55 GB |
+/// | LL, n = 19, 200 000 × 100 B | 0.94 GB | 123 | 1.2 GB |
+/// | OST, n = 19, 200 000 × 100 B | 0.16 GB | 21 | 0.53 GB |
+///
+/// Runs with crashed relays are estimated as if every relay sent: ATA at n = 19 with 6 of each
+/// cluster crashed took 7.9 GB.
+///
+/// An estimate only decides which runs may share the machine; a wrong one costs wall time or,
+/// if far too low, memory, never a result.
+pub fn memory_estimate(cfg: &sim::SimConfig) -> u64 {
+    use relayer::protocol::ProtocolKind;
+    use relayer::types::Side;
+    const MIB: u64 = 1 << 20;
+    let (n_a, n_b) = (
+        cfg.cluster_a.stakes.len() as u64,
+        cfg.cluster_b.stakes.len() as u64,
+    );
+    let (copies, c) = match cfg.protocol {
+        ProtocolKind::Ata => (n_a * n_b, 140),
+        ProtocolKind::Picsou => (n_a.max(n_b), 360),
+        ProtocolKind::Otu => (n_a.max(n_b), 170),
+        ProtocolKind::Ll => (n_a.max(n_b), 125),
+        ProtocolKind::Ost => (n_a.max(n_b), 40),
+    };
+    let per_batch = (cfg.params.batch_bytes as u64 / (cfg.size as u64 + 64)).max(1);
+    let per_copy = c + 500 / per_batch;
+    let streams = [Side::A, Side::B]
+        .into_iter()
+        .filter(|&s| cfg.directions.runs(s))
+        .count() as u64;
+    (64 * MIB + 4 * MIB * (n_a + n_b)).saturating_add(
+        streams
+            .saturating_mul(cfg.messages)
+            .saturating_mul(copies)
+            .saturating_mul(per_copy),
+    )
+}
+
+/// Calls `work(i)` for every `i < costs.len()` on up to `jobs` threads, in decreasing order of
+/// cost (ties in index order), starting one only while the costs of those running, its own
+/// included, fit in `budget`, or when nothing else runs. Returns the results by index, or
+/// `Err` if a call panicked.
+fn schedule<R: Send>(
+    costs: &[u64],
+    jobs: usize,
+    budget: u64,
+    work: impl Fn(usize) -> R + Sync,
+) -> Result<Vec<R>, ()> {
+    use std::sync::{Condvar, Mutex, PoisonError};
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(costs[i]));
+    // (position in `order` of the next run to start, cost of the runs under way)
+    let state = Mutex::new((0usize, 0u64));
+    let freed = Condvar::new();
+    let outcomes = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.clamp(1, costs.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = {
+                            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                            loop {
+                                let Some(&i) = order.get(s.0) else {
+                                    return mine;
+                                };
+                                if s.1 == 0 || s.1.saturating_add(costs[i]) <= budget {
+                                    s.0 += 1;
+                                    s.1 += costs[i];
+                                    break i;
+                                }
+                                s = freed.wait(s).unwrap_or_else(PoisonError::into_inner);
+                            }
+                        };
+                        // Give the run's share back even if it panics, so others do not wait
+                        // for it forever.
+                        let release = Release {
+                            state: &state,
+                            freed: &freed,
+                            cost: costs[i],
+                        };
+                        mine.push((i, work(i)));
+                        drop(release);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+    });
+    let mut by_index: Vec<Option<R>> = (0..costs.len()).map(|_| None).collect();
+    for outcome in outcomes {
+        for (i, r) in outcome.map_err(|_| ())? {
+            by_index[i] = Some(r);
+        }
+    }
+    by_index.into_iter().collect::<Option<_>>().ok_or(())
+}
+
+/// Hands a finished run's cost back to [`schedule`] and wakes the workers waiting for room.
+struct Release<'a> {
+    state: &'a std::sync::Mutex<(usize, u64)>,
+    freed: &'a std::sync::Condvar,
+    cost: u64,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.1 -= self.cost;
+        self.freed.notify_all();
+    }
 }
 
 /// One bound of the paper, checked on a sweep's results.
@@ -655,6 +802,82 @@ fn in_order_f(items: impl Iterator<Item = f64>) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `schedule` with work that sleeps a little and records which runs overlapped;
+    /// returns the results, the order runs started in, and the largest total cost under way.
+    fn scheduled(costs: &[u64], jobs: usize, budget: u64) -> (Vec<usize>, Vec<usize>, u64) {
+        use std::sync::Mutex;
+        let seen = Mutex::new((Vec::new(), 0u64, 0u64));
+        let out = schedule(costs, jobs, budget, |i| {
+            {
+                let mut s = seen.lock().unwrap();
+                s.0.push(i);
+                s.1 += costs[i];
+                s.2 = s.2.max(s.1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            seen.lock().unwrap().1 -= costs[i];
+            i * 10
+        })
+        .expect("no run panicked");
+        let (order, _, peak) = seen.into_inner().unwrap();
+        (out, order, peak)
+    }
+
+    #[test]
+    fn runs_start_largest_first_and_only_while_their_estimates_fit_the_budget() {
+        let costs = [3, 5, 1, 4, 3, 2];
+        let (out, order, peak) = scheduled(&costs, 3, 7);
+        assert_eq!(out, [0, 10, 20, 30, 40, 50], "results by index");
+        assert!(peak <= 7, "runs costing {peak} were under way at once");
+        let (_, alone, _) = scheduled(&costs, 1, u64::MAX);
+        assert_eq!(alone, [1, 3, 0, 4, 5, 2], "decreasing cost, ties by index");
+        let (_, _, unbounded) = scheduled(&[4, 4, 4], 3, u64::MAX);
+        assert_eq!(unbounded, 12, "without a budget every job runs");
+        assert_eq!(order.len(), costs.len());
+    }
+
+    #[test]
+    fn a_run_larger_than_the_budget_runs_alone() {
+        let (out, _, peak) = scheduled(&[1, 10, 1, 1], 4, 5);
+        assert_eq!(out, [0, 10, 20, 30]);
+        assert_eq!(peak, 10, "nothing ran beside the run of 10");
+    }
+
+    #[test]
+    fn a_run_that_panics_fails_the_schedule_instead_of_hanging_it() {
+        let r = schedule(&[2, 2, 2], 2, 3, |i| {
+            assert_ne!(i, 0, "planted failure");
+            i
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn memory_estimates_lie_between_the_measured_peak_and_a_third_plus_half_a_gigabyte_above_it() {
+        // Measured peak RSS, the table in `memory_estimate`'s docs.
+        for (flags, peak) in [
+            ("ata --nodes 19 --messages 200000 --size 100", 16.8),
+            ("ata --nodes 19 --messages 100000 --size 1000", 10.0),
+            ("ata --nodes 50 --messages 1000 --size 1000000", 3.0),
+            ("picsou --nodes 50 --messages 100000 --size 100", 3.3),
+            ("picsou --nodes 19 --messages 200000 --size 100", 2.3),
+            ("otu --nodes 19 --messages 200000 --size 100", 1.2),
+            ("ll --nodes 19 --messages 200000 --size 100", 0.94),
+            ("otu --nodes 50 --messages 1000 --size 1000000", 0.37),
+            ("ost --nodes 19 --messages 200000 --size 100", 0.16),
+        ] {
+            let run: Vec<String> = format!("--protocol {flags}")
+                .split(' ')
+                .map(str::to_owned)
+                .collect();
+            let est = memory_estimate(&config_from_flags(&run).unwrap()) as f64 / 1e9;
+            assert!(
+                est >= peak && est <= peak * 4.0 / 3.0 + 0.5,
+                "{flags}: estimated {est:.2} GB, measured {peak} GB"
+            );
+        }
+    }
 
     #[test]
     fn every_point_of_the_full_plan_is_a_valid_sim_run() {
