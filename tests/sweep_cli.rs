@@ -82,6 +82,11 @@ fn quick_geo_checks_the_papers_ratio_and_each_run_replays_with_sim() {
 fn bad_flags_exit_2_with_a_clear_error() {
     for (args, says) in [
         (&["sweep", "--jobs", "0"][..], "--jobs must be at least 1"),
+        (
+            &["sweep", "--memory", "0"][..],
+            "--memory must be a positive number of GiB",
+        ),
+        (&["sweep", "--memory", "lots"][..], "invalid value 'lots'"),
         (&["sweep", "--only", "nope"][..], "invalid value 'nope'"),
         (
             &["sweep", "--quick", "--only", "byz"][..],

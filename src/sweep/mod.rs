@@ -453,8 +453,8 @@ pub fn run(
 ///
 /// A process per run, not a thread: the allocator keeps what a run freed for the thread that
 /// freed it, so in one process two threads that each ran a large run hold both peaks (a sweep
-/// on two threads stood at 20 GB of RSS while running 1 MB runs of a few hundred MB, after the
-/// 100 B ATA runs), and the memory budget would count only the runs under way. It also runs
+/// on two threads stood at 19.5 GiB of RSS while running 1 MB runs of a few hundred MB, after
+/// the 100 B ATA runs), and the memory budget would count only the runs under way. It also runs
 /// each point exactly as its replay command does.
 fn run_in_child(flags: &[String]) -> anyhow::Result<SimResult> {
     let exe = std::env::current_exe().context("finding this program to run `sim` with")?;
@@ -830,11 +830,9 @@ mod tests {
         let (out, order, peak) = scheduled(&costs, 3, 7);
         assert_eq!(out, [0, 10, 20, 30, 40, 50], "results by index");
         assert!(peak <= 7, "runs costing {peak} were under way at once");
+        assert_eq!(order.len(), costs.len(), "each run once");
         let (_, alone, _) = scheduled(&costs, 1, u64::MAX);
         assert_eq!(alone, [1, 3, 0, 4, 5, 2], "decreasing cost, ties by index");
-        let (_, _, unbounded) = scheduled(&[4, 4, 4], 3, u64::MAX);
-        assert_eq!(unbounded, 12, "without a budget every job runs");
-        assert_eq!(order.len(), costs.len());
     }
 
     #[test]
