@@ -134,6 +134,51 @@ fn a_small_run_reports_every_figure_and_delivers_everything() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
 }
 
+/// ATA sends every 1 MB entry to all four receivers, and each receiver delivers the first copy:
+/// the other copies used to queue on the slowest links past the queue cap and be dropped (625
+/// frames in one 5 s run), so ATA read faster than it is. A relay now takes no new entries while
+/// a queue to the other cluster is long, so every copy is sent.
+#[test]
+fn ata_is_held_to_its_copies_instead_of_dropping_them() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--protocols",
+            "ata",
+            "--nodes",
+            "4",
+            "--size",
+            "1000000",
+            "--warmup",
+            "2s",
+            "--duration",
+            "4s",
+            "--capacity-time",
+            "1s",
+            // A small source window bounds how far the fastest sender runs ahead of the
+            // slowest, so the copies sent in the window match the messages delivered in it.
+            "--window-mib",
+            "4",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr:\n{stderr}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &report["runs"][0];
+    assert_eq!(r["protocol"], "ata", "{r}");
+    assert_eq!(u(r, "dropped_frames"), 0, "{r}");
+    assert_eq!(r["delivered_all"], true, "{r}");
+    // 16 copies of 1 000 000 payload bytes per message, give or take the window's edges.
+    let wire = f(r, "cross_bytes_per_msg");
+    assert!(wire > 14.0e6 && wire < 18.0e6, "{r}");
+}
+
 #[test]
 fn bad_flags_are_refused_with_exit_code_2() {
     for (args, needle) in [

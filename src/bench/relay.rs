@@ -2,7 +2,8 @@
 //! drives it per the driving contract of `relayer::protocol`, over its own libp2p swarm.
 //!
 //! Inputs: certified entries of its own cluster's stream from the [`Feed`], where the caller
-//! registered it before the source started (`handle_committed`, in index order), frames from its [`Net`] receiver, opened with
+//! registered it before the source started (`handle_committed`, in index order; none while a
+//! queue to the other cluster is long, see [`Relay::held`]), frames from its [`Net`] receiver, opened with
 //! [`relayer::wire::open`] against the sender's batch key (signature checked) before
 //! `handle_batch`, and its timer (`poll_timeout` / `handle_timeout`).
 //!
@@ -38,6 +39,15 @@ const FRAME_BYTES_PER_TURN: usize = 2 << 20;
 const FEED_ENTRIES_PER_TURN: usize = 256;
 /// Most committed payload bytes handed in per turn.
 const FEED_BYTES_PER_TURN: usize = 1 << 20;
+/// A relay takes no new entries of its own stream while its queue to some relay of the other
+/// cluster holds more than this (see [`Relay::held`]): several 1 MB frames, so a held link still
+/// has work queued, and little enough that a protocol whose copies outrun a link reaches the
+/// hold within the warm-up. With the source window's 32 MiB instead, ATA at n = 4 and 1 MB was
+/// still filling its queues 2 s into a run, and a 5 s window read 49 to 54 msg/s where 15 s after
+/// 5 s of warm-up read 36.
+const HOLD_BYTES: usize = 8 << 20;
+/// How often a relay whose feed is held looks at its queues again.
+const HOLD_POLL: Duration = Duration::from_millis(1);
 
 /// What a relay did, readable while it runs.
 #[derive(Debug, Default)]
@@ -62,6 +72,9 @@ pub struct RelayCounters {
     pub timer_fires: AtomicU64,
     /// Frames handed to `handle_batch`.
     pub frames_in: AtomicU64,
+    /// Turns (about [`HOLD_POLL`] each) the feed was held because a queue to the other cluster
+    /// was over [`HOLD_BYTES`].
+    pub feed_held: AtomicU64,
 }
 
 /// Everything one relay task needs.
@@ -102,6 +115,25 @@ impl Relay {
         Time(u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
+    /// Whether the feed is held: some queue to the other cluster holds more than [`HOLD_BYTES`].
+    ///
+    /// The source window bounds what is released past the delivery front, which bounds the
+    /// queues of a protocol whose copies the delivery front waits for. A protocol that sends
+    /// copies nobody waits for escapes it: ATA sends every entry to every receiver, a receiver
+    /// delivers the first copy, and the other copies queue without bound on the slowest links
+    /// until the queue cap drops them, so ATA paid for fewer copies than it sends (625 frames
+    /// dropped and 10.8 of 16 MB per 1 MB message on the wire in one run) and read faster than
+    /// it is. Holding the feed makes a relay wait for its slowest link to the other cluster, as
+    /// the blocking sends of the paper's implementation do. Queues between relays of one
+    /// cluster are not looked at: a relay that stopped taking its own stream because a peer is
+    /// slow to take its broadcasts would leave the originals it owes unsent.
+    fn held(&self) -> bool {
+        self.keys
+            .keys()
+            .filter(|peer| peer.side != self.me.side)
+            .any(|&peer| self.net.queued_bytes(peer) > HOLD_BYTES)
+    }
+
     /// Drives the relay until `stop` turns true (or is dropped), then shuts its network down.
     pub async fn run(
         mut self,
@@ -115,6 +147,7 @@ impl Relay {
             if *stop.borrow() {
                 break;
             }
+            let held = feed_pending && self.held();
             let deadline = self
                 .proto
                 .poll_timeout()
@@ -143,8 +176,11 @@ impl Relay {
                         feed_pending = true;
                     }
                 }
-                () = std::future::ready(()), if feed_pending => {
+                () = std::future::ready(()), if feed_pending && !held => {
                     feed_pending = self.feed_some(&mut delivered);
+                }
+                () = tokio::time::sleep(HOLD_POLL), if held => {
+                    self.counters.feed_held.fetch_add(1, Ordering::Relaxed);
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.counters.timer_fires.fetch_add(1, Ordering::Relaxed);

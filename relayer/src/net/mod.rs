@@ -279,6 +279,12 @@ impl Net {
         Ok(())
     }
 
+    /// Payload bytes queued for `to` and not yet handed to its stream (0 for an unknown node).
+    /// What a driver reads to hold back new work while a link is behind.
+    pub fn queued_bytes(&self, to: NodeId) -> usize {
+        self.inner.table.get(to).map_or(0, |l| l.queued_bytes())
+    }
+
     /// The configured relays currently connected.
     pub fn connected(&self) -> BTreeSet<NodeId> {
         self.inner

@@ -109,6 +109,11 @@ impl PeerLink {
         taken
     }
 
+    /// Payload bytes queued and not yet taken by the writer.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queue().bytes
+    }
+
     /// Resolves once a frame was queued since the last call (a permit is kept if nobody waits).
     pub(crate) fn queued(&self) -> impl Future<Output = ()> + '_ {
         self.wake.notified()
