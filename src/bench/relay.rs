@@ -41,10 +41,12 @@ const FEED_ENTRIES_PER_TURN: usize = 256;
 const FEED_BYTES_PER_TURN: usize = 1 << 20;
 /// A relay takes no new entries of its own stream while its queue to some relay of the other
 /// cluster holds more than this (see [`Relay::held`]): several 1 MB frames, so a held link still
-/// has work queued, and little enough that a protocol whose copies outrun a link reaches the
-/// hold within the warm-up. With the source window's 32 MiB instead, ATA at n = 4 and 1 MB was
-/// still filling its queues 2 s into a run, and a 5 s window read 49 to 54 msg/s where 15 s after
-/// 5 s of warm-up read 36.
+/// has work queued. Held at the source window's 32 MiB instead, ATA at n = 4 and 1 MB read
+/// 36.0 msg/s in one 15 s run after 5 s of warm-up; with this bound, four 10 s runs after 5 s
+/// read 36.6 to 43.0, with a quarter of the bytes queued per link. In short runs either bound
+/// reads ATA high (49.5 to 54.1 msg/s at 13.15 to 13.43 MB on the wire per message in three 5 s
+/// runs with 32 MiB, 51.1 at 14.44 MB in one of two with this bound): the fastest sender may run
+/// the source window ahead of the slowest, whose copies then fall outside the measurement.
 const HOLD_BYTES: usize = 8 << 20;
 /// How often a relay whose feed is held looks at its queues again.
 const HOLD_POLL: Duration = Duration::from_millis(1);
