@@ -3,8 +3,8 @@
 //!
 //! Inputs: certified entries of its own cluster's stream from the [`Feed`], where the caller
 //! registered it before the source started (`handle_committed`, in index order; none while a
-//! queue to the other cluster is long, see [`Relay::held`]), frames from its [`Net`] receiver, opened with
-//! [`relayer::wire::open`] against the sender's batch key (signature checked) before
+//! queue to the other cluster is long, see [`Relay::held`]), frames from its [`Net`] receiver,
+//! opened with [`relayer::wire::open`] against the sender's batch key (signature checked) before
 //! `handle_batch`, and its timer (`poll_timeout` / `handle_timeout`).
 //!
 //! Outputs, drained after every input in the contract's order: transmits are sealed with
