@@ -25,7 +25,6 @@ pub struct Inbound {
     senders: ClusterConfig,
     recv_window: u64,
     phi_bytes: usize,
-    retain: usize,
     /// Durable: every `k < next` and every `k` in `above`.
     next: u64,
     above: BTreeSet<u64>,
@@ -34,7 +33,7 @@ pub struct Inbound {
     in_flight: BTreeMap<PersistId, Vec<u64>>,
     pending: BTreeSet<u64>,
     /// Recently held entries, to answer fetches from peers.
-    retained: BTreeMap<u64, Entry>,
+    retained: Retained,
     /// Indices this relay already passed on to its cluster.
     broadcast: BTreeSet<u64>,
     /// Per sender: highest §4.3 QUACK claim and highest `exported` hint.
@@ -48,13 +47,61 @@ pub struct Inbound {
     delivered: u64,
 }
 
+/// How much of what it delivered a receiver keeps to answer its peers' fetches: the `entries`
+/// highest-indexed entries, and of those no more payload and proof bytes than `bytes` (the
+/// highest-indexed entry is always kept, whatever its size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Most entries kept.
+    pub entries: usize,
+    /// Most payload and proof bytes kept.
+    pub bytes: usize,
+}
+
+/// The entries kept under a [`Retention`], by index; the lowest index goes first.
+#[derive(Debug)]
+struct Retained {
+    map: BTreeMap<u64, Entry>,
+    bytes: usize,
+    limit: Retention,
+}
+
+impl Retained {
+    fn new(limit: Retention) -> Self {
+        Retained {
+            map: BTreeMap::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    fn size(e: &Entry) -> usize {
+        e.payload.len() + e.proof.len()
+    }
+
+    fn insert(&mut self, entry: &Entry) {
+        self.bytes += Self::size(entry);
+        if let Some(old) = self.map.insert(entry.k.0, entry.clone()) {
+            self.bytes -= Self::size(&old);
+        }
+        while self.map.len() > self.limit.entries
+            || (self.bytes > self.limit.bytes && self.map.len() > 1)
+        {
+            match self.map.pop_first() {
+                Some((_, old)) => self.bytes -= Self::size(&old),
+                None => break,
+            }
+        }
+    }
+}
+
 impl Inbound {
     /// Receiver state for the stream sent by `senders`, starting from what was durably received.
     pub fn new(
         senders: ClusterConfig,
         recv_window: u64,
         phi: u32,
-        retain: usize,
+        retain: Retention,
         recovered: &[StreamIndex],
     ) -> Self {
         let n = senders.n();
@@ -62,13 +109,12 @@ impl Inbound {
             senders,
             recv_window,
             phi_bytes: (phi as usize).div_ceil(8),
-            retain,
             next: 0,
             above: BTreeSet::new(),
             unflushed: Vec::new(),
             in_flight: BTreeMap::new(),
             pending: BTreeSet::new(),
-            retained: BTreeMap::new(),
+            retained: Retained::new(retain),
             broadcast: BTreeSet::new(),
             claims: vec![0; n],
             exported: vec![0; n],
@@ -125,17 +171,14 @@ impl Inbound {
         self.pending.insert(k);
         self.unflushed.push(k);
         self.delivered += 1;
-        self.retained.insert(k, entry.clone());
-        while self.retained.len() > self.retain {
-            self.retained.pop_first();
-        }
+        self.retained.insert(entry);
     }
 
     /// Marks `k` as passed on to the cluster; false if it already was.
     pub fn mark_broadcast(&mut self, k: StreamIndex) -> bool {
         let fresh = self.broadcast.insert(k.0);
         // Forget marks far below the window; a replay that old is refused as a duplicate anyway.
-        let keep_from = self.next.saturating_sub(self.retain as u64);
+        let keep_from = self.next.saturating_sub(self.retained.limit.entries as u64);
         while self.broadcast.first().is_some_and(|&f| f < keep_from) {
             self.broadcast.pop_first();
         }
@@ -144,7 +187,7 @@ impl Inbound {
 
     /// A retained copy of `k`, if still kept.
     pub fn retained(&self, k: StreamIndex) -> Option<&Entry> {
-        self.retained.get(&k.0)
+        self.retained.map.get(&k.0)
     }
 
     /// Whether `entry` carries another payload than the verified copy of its index this relay
@@ -153,6 +196,7 @@ impl Inbound {
     /// the cheap check that turns a conflicting duplicate into a report.)
     pub fn conflicts(&self, entry: &Entry) -> bool {
         self.retained
+            .map
             .get(&entry.k.0)
             .is_some_and(|held| held.payload != entry.payload)
     }
@@ -261,8 +305,13 @@ mod tests {
         }
     }
 
+    const RETAIN: Retention = Retention {
+        entries: 8,
+        bytes: 1 << 20,
+    };
+
     fn inbound() -> Inbound {
-        Inbound::new(ClusterConfig::bft(Side::A, 4), 100, 16, 8, &[])
+        Inbound::new(ClusterConfig::bft(Side::A, 4), 100, 16, RETAIN, &[])
     }
 
     #[test]
@@ -289,7 +338,7 @@ mod tests {
             ClusterConfig::bft(Side::A, 4),
             10,
             16,
-            8,
+            RETAIN,
             &[StreamIndex(0), StreamIndex(1), StreamIndex(3)],
         );
         assert_eq!(r.next(), 2);
@@ -329,7 +378,35 @@ mod tests {
         for k in 0..20 {
             r.record(&entry(k));
         }
+        assert!(r.retained(StreamIndex(11)).is_none());
+        assert!((12..20).all(|k| r.retained(StreamIndex(k)).is_some()));
+    }
+
+    #[test]
+    fn retention_is_bounded_in_bytes_but_keeps_the_newest_entry() {
+        let big = |k: u64, len: usize| Entry {
+            payload: vec![7u8; len].into(),
+            ..entry(k)
+        };
+        let mut r = inbound();
+        // Three entries of 400 KiB (plus their proofs) are over the 1 MiB bound: the oldest goes.
+        for k in 0..3 {
+            r.record(&big(k, 400 << 10));
+        }
         assert!(r.retained(StreamIndex(0)).is_none());
-        assert!(r.retained(StreamIndex(19)).is_some());
+        assert!(r.retained(StreamIndex(1)).is_some() && r.retained(StreamIndex(2)).is_some());
+        // One entry over the bound on its own is still kept, and it evicts everything older.
+        r.record(&big(3, 2 << 20));
+        assert!(r.retained(StreamIndex(2)).is_none());
+        assert!(r.retained(StreamIndex(3)).is_some());
+        // The bytes of evicted entries are given back: small entries fill up to the count again.
+        for k in 4..12 {
+            r.record(&entry(k));
+        }
+        assert!(
+            r.retained(StreamIndex(3)).is_none(),
+            "the count bound evicts it"
+        );
+        assert!((4..12).all(|k| r.retained(StreamIndex(k)).is_some()));
     }
 }

@@ -30,7 +30,8 @@
 //!   or past it as far as receivers of more than `u_r` stake individually hold every entry)
 //!   attaches that point as a claim on its next batch to that receiver; a receiver holding
 //!   claims from `r_s + 1` stake of senders that it is behind fetches the missing entries from
-//!   its own cluster's relays, which keep the last `fetch_retain` entries they delivered.
+//!   its own cluster's relays, which keep the last `fetch_retain` entries they delivered (at most
+//!   `fetch_retain_bytes` of them).
 //!
 //! Time is always an argument; nothing here reads a clock, draws randomness or iterates a
 //! `HashMap`.
@@ -125,7 +126,10 @@ impl Picsou {
             setup.remote.clone(),
             p.recv_window,
             p.phi,
-            p.fetch_retain,
+            inbound::Retention {
+                entries: p.fetch_retain,
+                bytes: p.fetch_retain_bytes,
+            },
             &recovered.received,
         );
         Picsou {
