@@ -180,6 +180,7 @@ pub async fn execute(plan: &Plan, command: String, view: &ProgressView) -> anyho
         command,
         started_unix_s,
         cores,
+        plan.params.max_message_delay,
         capacities,
         runs,
         plan.bounds.clone(),

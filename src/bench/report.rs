@@ -23,6 +23,7 @@
 use super::capacity::CapacityResult;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// Counters summed over the measurement window (end minus start).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -246,6 +247,8 @@ pub struct Report {
     pub started_unix_s: u64,
     /// CPU cores available to the process.
     pub cores: usize,
+    /// Picsou's `max_message_delay` in the runs, in seconds (`--max-message-delay`).
+    pub max_message_delay_s: f64,
     /// Per message size: the reference limit.
     pub capacity: Vec<CapacityResult>,
     /// Every configuration.
@@ -266,6 +269,7 @@ impl Report {
         command: String,
         started_unix_s: u64,
         cores: usize,
+        max_message_delay: Duration,
         capacity: Vec<CapacityResult>,
         mut runs: Vec<RunResult>,
         bounds: Bounds,
@@ -291,6 +295,7 @@ impl Report {
             command,
             started_unix_s,
             cores,
+            max_message_delay_s: max_message_delay.as_secs_f64(),
             capacity,
             runs,
             ratios,
@@ -672,7 +677,15 @@ mod tests {
             run("picsou", 4, 100, 9000.0),
         ];
         let caps = vec![cap(1_000_000, 400e6), cap(100, 100e6)];
-        let r = Report::new("x".into(), 0, 2, caps, runs, Bounds::default());
+        let r = Report::new(
+            "x".into(),
+            0,
+            2,
+            Duration::from_secs(1),
+            caps,
+            runs,
+            Bounds::default(),
+        );
         let ata = r.ratios.iter().find(|x| x.baseline == "ata").unwrap();
         assert_eq!(ata.picsou_over, Some(4.0));
         assert_eq!(
@@ -707,6 +720,7 @@ mod tests {
             "x".into(),
             0,
             2,
+            Duration::from_secs(1),
             vec![cap(1_000_000, 400e6)],
             vec![slow, lossy],
             Bounds::default(),
@@ -739,6 +753,7 @@ mod tests {
             "x".into(),
             0,
             2,
+            Duration::from_secs(1),
             vec![cap(1_000_000, 400e6)],
             vec![run("picsou", 4, 1_000_000, 90.0), ata],
             Bounds::default(),
@@ -766,6 +781,7 @@ mod tests {
             "x".into(),
             0,
             2,
+            Duration::from_secs(1),
             vec![cap(1000, 1e6)],
             vec![run("picsou", 4, 1000, 5.0), run("ata", 4, 1000, 5.0)],
             Bounds::default(),
