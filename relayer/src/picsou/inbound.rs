@@ -383,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn retention_is_bounded_in_bytes_but_keeps_the_newest_entry() {
+    fn retention_is_bounded_in_bytes_but_keeps_the_highest_indexed_entry() {
         let big = |k: u64, len: usize| Entry {
             payload: vec![7u8; len].into(),
             ..entry(k)
