@@ -213,8 +213,10 @@ fn bad_flags_are_refused_with_exit_code_2() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
-    let out = run(&["bench", "--quick", "--nodes", "7"]);
-    assert_eq!(out.status.code(), Some(2), "--quick takes no configuration");
+    for extra in ["--nodes", "--max-message-delay"] {
+        let out = run(&["bench", "--quick", extra, "7"]);
+        assert_eq!(out.status.code(), Some(2), "--quick takes no {extra}");
+    }
 }
 
 #[test]

@@ -71,7 +71,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
     /// The fixed small configuration CI runs; exits non-zero if a bound fails.
-    #[arg(long, conflicts_with_all = ["protocols", "nodes", "size", "duration", "warmup", "faults"])]
+    #[arg(
+        long,
+        conflicts_with_all = ["protocols", "nodes", "size", "duration", "warmup", "faults", "max_message_delay"]
+    )]
     pub quick: bool,
     /// Exit non-zero if a bound fails (implied by --quick).
     #[arg(long)]
