@@ -415,7 +415,8 @@ pub struct Params {
     /// ... and how many of their payload and proof bytes, at most (the highest-indexed entry is
     /// kept whatever its size). The default, 64 MiB, is 64 entries of 1 MB. Counted in entries
     /// only, 2^16 entries of 1 MB had each relay of `bench` keep every entry it delivered: the
-    /// eight relays of a 7 s run peaked at 2 647 052 KiB, each page of it faulted in fresh.
+    /// eight relays of a `--warmup 2s --duration 5s` run peaked at 2 019 012 to 2 965 268 KiB
+    /// (four runs), each page of it faulted in fresh.
     pub fetch_retain_bytes: usize,
 }
 
