@@ -378,14 +378,16 @@ pub struct Params {
     pub phi: u32,
     /// Receivers accept `k` only in `[next, next + recv_window)`.
     pub recv_window: u64,
-    /// Soft window: a sender holds back the next entry while this many released entries are
-    /// not yet confirmed (see `picsou::outbound`), or while its bytes would take them past
-    /// `send_window_bytes`. It keeps queues (and so delivery delays) short; it yields one entry
-    /// whenever the QUACK has not moved for `max_message_delay`, so it can never deadlock.
+    /// Soft window: a sender holds back the next entry while as many released entries are not
+    /// yet confirmed as `picsou::pacing`'s entry-count limit allows, which follows the
+    /// confirmation time and never exceeds this cap (see `picsou::outbound`), or while its
+    /// bytes would take them past the byte limit. It keeps queues (and so delivery delays)
+    /// short; it yields one entry whenever the QUACK has not moved for `max_message_delay`, so
+    /// it can never deadlock.
     ///
-    /// The default, 2^19, is sized for the simulated LAN at 100 B (a limit of 18.75 M entries/s
+    /// The default cap, 2^19, is sized for the simulated LAN at 100 B (a limit of 18.75 M entries/s
     /// per stream, at which 2^16 entries last 3.5 ms, less than they took to be confirmed: a
-    /// larger window went faster). 2^16 held n = 7 and n = 19 to 51% and 40% of the model limit
+    /// larger window went faster). Measured when this was the whole count limit: 2^16 held n = 7 and n = 19 to 51% and 40% of the model limit
     /// (1.2 M and 0.4 M messages); and since batch deadlines and ack rounds come at fixed
     /// intervals, the fewer entries a window lets through per interval, the more signature and
     /// ack bytes each carries: n = 19 spent 7.12 B of metadata per message against 5.07 B at

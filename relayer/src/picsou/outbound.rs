@@ -6,8 +6,8 @@
 //! An entry is *confirmed* once receivers of more than `u_r` stake individually hold it (their
 //! cumulative ack or φ-list says so): at least one correct receiver has it, so it no longer
 //! needs the window's protection. The window lets entries go while the released, unconfirmed
-//! entries past the QUACK number fewer than `send_window` and weigh at most `send_window_bytes`
-//! (like TCP's selective acknowledgements). A window measured from the cumulative QUACK instead
+//! entries past the QUACK number fewer than one limit and weigh at most another (see [`Pacing`];
+//! like TCP's selective acknowledgements). A window measured from the cumulative QUACK instead
 //! stops at every hole a crashed sender leaves, for as long as it takes to detect and resend
 //! it, and with a third of the senders crashed it kept the stream idle most of the time. Every
 //! relay of the cluster hears the same acks, so they still release entries at about the same
@@ -324,16 +324,16 @@ impl Outbound {
         self.pump_originals(now);
     }
 
-    /// Whether the soft window lets `k` (the next entry to release) go: fewer than
-    /// `send_window` released entries are unconfirmed, and `k` fits in `send_window_bytes` with
-    /// them; never `recv_window` or more past the QUACK. The first entry past the QUACK always
-    /// fits.
+    /// Whether the soft window lets `k` (the next entry to release) go: fewer released entries
+    /// are unconfirmed than the entry-count limit, and `k` fits in the byte limit with them (see
+    /// [`Pacing`]); never `recv_window` or more past the QUACK. The first entry past the QUACK
+    /// always fits.
     fn in_window(&self, k: u64) -> bool {
         let quack = self.quack();
         if k <= quack {
             return true;
         }
-        if k - quack >= self.params.recv_window || self.open >= self.params.send_window {
+        if k - quack >= self.params.recv_window || self.open >= self.pacing.window_entries() {
             return false;
         }
         self.stored(k)
@@ -432,6 +432,10 @@ impl Outbound {
             && self.schedule.sender(StreamIndex(k)) == self.me
         {
             self.sample_confirmation(now.since(at));
+            if let Some(srtt) = self.srtt_ns {
+                self.pacing
+                    .steer_entries(now, Duration::from_nanos(srtt), self.open);
+            }
         }
     }
 
