@@ -473,6 +473,35 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // The stand-in chains' first window, certified before the relays start (see
+    // `source::prefill`); every relay that will take entries is registered first, since the
+    // feed drops what no registered relay needs.
+    for &i in &live {
+        let id = run.slots[i].id;
+        run.feeds[side_idx(id.side)].register(id.index.0);
+    }
+    view.say(format!("{label}: certifying the first window"));
+    let window = Window::new(spec.size, plan.window_bytes, plan.window_entries);
+    let next = {
+        let (chains, feeds, size) = (chains.clone(), run.feeds.clone(), spec.size);
+        tokio::task::spawn_blocking(move || {
+            std::thread::scope(|s| {
+                let fill = |i: usize| {
+                    let (chain, feed) = (&chains[i], &feeds[i]);
+                    s.spawn(move || source::prefill(chain, size, feed, window))
+                };
+                let handles = [fill(0), fill(1)];
+                handles.map(|h| h.join().ok())
+            })
+        })
+        .await
+        .context("certifying the first window")?
+    };
+    let [Some(next_a), Some(next_b)] = next else {
+        bail!("a source thread panicked while certifying the first window");
+    };
+    let next = [next_a, next_b];
+
     // Relay tasks.
     let origin = Instant::now();
     let keys: BTreeMap<NodeId, _> = run
@@ -523,6 +552,7 @@ async fn drive(
             continue;
         };
         let Some(rx) = receivers.remove(&me) else {
+            run.feeds[side_idx(me.side)].unregister(me.index.0);
             continue;
         };
         let relay = Relay {
@@ -541,7 +571,6 @@ async fn drive(
             counters: slot.counters.clone(),
             origin,
         };
-        run.feeds[side_idx(me.side)].register(me.index.0);
         let (stop_tx, stop_rx) = watch::channel(false);
         let slot = &mut run.slots[i];
         slot.stop = Some(stop_tx);
@@ -549,11 +578,11 @@ async fn drive(
     }
 
     // Sources.
-    let window = Window::new(spec.size, plan.window_bytes, plan.window_entries);
     for (i, chain) in chains.iter().enumerate() {
         let src = source::spawn_source(
             chain.clone(),
             spec.size,
+            next[i],
             run.feeds[i].clone(),
             run.completions[i].clone(),
             window,

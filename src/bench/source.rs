@@ -374,11 +374,51 @@ impl Drop for SourceThread {
     }
 }
 
-/// Starts the thread that certifies and releases `chain`'s stream into `feed`, keeping at most
-/// `window` entries past the front of `completion` and past the slowest relay.
+/// Certifies the first `window` entries of `chain`'s stream into `feed` at once, before the
+/// relays start: the stand-in chain starts with that much finalized, so the relays start on a
+/// backlog, as a relay joining a running chain does. Signing it while they ran took the cores
+/// from them: at 100 B the default window is 65 536 entries per stream, about a core-second of
+/// signatures each, and eight relays on two cores went unheard past the bench's one-second
+/// failure-detector bound, so their peers rerouted and resent. Register every relay first
+/// (see [`Feed::register`]). Returns the next index to certify.
+pub fn prefill(chain: &SourceChain, size: usize, feed: &Feed, window: Window) -> u64 {
+    let maker = PayloadMaker::new(size);
+    let mut next = 0u64;
+    while next < window.entries {
+        next = certify_chunk(chain, &maker, feed, next, window.entries);
+    }
+    next
+}
+
+/// Certifies entries from `next` up to `limit` (at most one release chunk) into `feed`; returns
+/// the next index.
+fn certify_chunk(
+    chain: &SourceChain,
+    maker: &PayloadMaker,
+    feed: &Feed,
+    mut next: u64,
+    limit: u64,
+) -> u64 {
+    let mut chunk = Vec::new();
+    let mut bytes = 0usize;
+    while next < limit && chunk.len() < RELEASE_CHUNK && bytes < RELEASE_CHUNK_BYTES {
+        let k = StreamIndex(next);
+        let (payload, digest) = maker.make(k);
+        bytes += payload.len();
+        chunk.push(chain.certify(k, payload, &digest));
+        next += 1;
+    }
+    feed.push(chunk);
+    next
+}
+
+/// Starts the thread that certifies and releases `chain`'s stream into `feed` from index
+/// `next` (0, or what [`prefill`] returned), keeping at most `window` entries past the front of
+/// `completion` and past the slowest relay.
 pub fn spawn_source(
     chain: SourceChain,
     size: usize,
+    next: u64,
     feed: Arc<Feed>,
     completion: Arc<Completion>,
     window: Window,
@@ -392,7 +432,7 @@ pub fn spawn_source(
             .name(format!("bench-source-{}", chain.side))
             .spawn(move || {
                 let maker = PayloadMaker::new(size);
-                let mut next = 0u64;
+                let mut next = next;
                 while !stop.load(Ordering::Relaxed) {
                     let low = completion.front().min(feed.slowest());
                     let limit = low.saturating_add(window.entries);
@@ -400,17 +440,7 @@ pub fn spawn_source(
                         doorbell.wait(IDLE_WAIT);
                         continue;
                     }
-                    let mut chunk = Vec::new();
-                    let mut bytes = 0usize;
-                    while next < limit && chunk.len() < RELEASE_CHUNK && bytes < RELEASE_CHUNK_BYTES
-                    {
-                        let k = StreamIndex(next);
-                        let (payload, digest) = maker.make(k);
-                        bytes += payload.len();
-                        chunk.push(chain.certify(k, payload, &digest));
-                        next += 1;
-                    }
-                    feed.push(chunk);
+                    next = certify_chunk(&chain, &maker, &feed, next, limit);
                     cpu_ns.store(super::cputime::thread_ns(), Ordering::Relaxed);
                 }
                 cpu_ns.store(super::cputime::thread_ns(), Ordering::Relaxed);
