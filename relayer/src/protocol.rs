@@ -385,13 +385,14 @@ pub struct Params {
     /// short; it yields one entry whenever the QUACK has not moved for `max_message_delay`, so
     /// it can never deadlock.
     ///
-    /// The default cap, 2^19, is sized for the simulated LAN at 100 B (a limit of 18.75 M entries/s
-    /// per stream, at which 2^16 entries last 3.5 ms, less than they took to be confirmed: a
-    /// larger window went faster). Measured when this was the whole count limit: 2^16 held n = 7 and n = 19 to 51% and 40% of the model limit
-    /// (1.2 M and 0.4 M messages); and since batch deadlines and ack rounds come at fixed
-    /// intervals, the fewer entries a window lets through per interval, the more signature and
-    /// ack bytes each carries: n = 19 spent 7.12 B of metadata per message against 5.07 B at
-    /// n = 4. 2^19 gives 81% and 65%, and 5.85 B. Payload memory stays bounded by
+    /// The default cap, 2^19, is sized for the simulated LAN at 100 B (a limit of 18.75 M
+    /// entries/s per stream, at which 2^16 entries last 3.5 ms, less than they took to be
+    /// confirmed: a larger window went faster). Measured when this was the whole count limit:
+    /// 2^16 held n = 7 and n = 19 to 51% and 40% of the model limit (1.2 M and 0.4 M
+    /// messages); and since batch deadlines and ack rounds come at fixed intervals, the fewer
+    /// entries a window lets through per interval, the more signature and ack bytes each
+    /// carries: n = 19 spent 7.12 B of metadata per message against 5.07 B at n = 4. 2^19 gave
+    /// 81% and 65%, and 5.85 B. Payload memory stays bounded by
     /// `send_window_bytes` whatever the count.
     pub send_window: u64,
     /// The byte half of the soft window (payload and proof bytes of this relay's own un-QUACKed

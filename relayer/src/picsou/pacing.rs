@@ -32,10 +32,10 @@
 //! # The entry-count limit
 //!
 //! Small entries cost per entry, not per byte: each receiver checks one certificate per entry
-//! it accepts. Ten batches of 100 B entries are 80 000 entries at n = 4, and where relays
-//! share cores (`picsou-relay bench`) the path confirms about 5 000 of them per second, so the
-//! byte floor alone let 16 s of queue build: receivers reported queued entries as missing and
-//! hundreds of thousands were resent per run. So the window also limits the number of entries,
+//! it accepts. The byte floor's ten batches per sender are 80 000 entries of 100 B at n = 4,
+//! and where relays share cores (`picsou-relay bench`) the path confirms about 5 000 of them
+//! per second: 16 s of queue. Receivers reported queued entries as missing, and runs resent
+//! hundreds of thousands of entries. So the window also limits the number of entries,
 //! steered by the confirmation time itself rather than by a rate: once per round (one smoothed
 //! confirmation time, `srtt`), the limit is scaled by `delay_target / srtt`, at most halved and
 //! at most multiplied by [`MAX_GROWTH`], where `delay_target = max(max_message_delay / 2,
@@ -53,7 +53,7 @@
 //! - a start of 160 entries per *link* (2 560 at n = 4) with `2 · min_rtt` as the second
 //!   target term: the first window queued 0.53 s before its first confirmation, so `min_rtt`
 //!   read 0.53 s for the rest of the run, confirmation times stayed at 1–2 s, relays were found
-//!   silent, and five runs resent 0 to 4 680 entries; as here (per sender, `min_rtt +
+//!   silent, and seven runs resent 0 to 4 680 entries; as here (per sender, `min_rtt +
 //!   max_message_delay / 4`), none in three;
 //! - a start of 160 per sender slows the simulator's shortest bursts (50 000 × 100 B at
 //!   n = 19, 1.3 ms at the model limit: 21% of the limit instead of 93%); at 200 000 entries,
