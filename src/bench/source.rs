@@ -377,10 +377,10 @@ impl Drop for SourceThread {
 /// Certifies the first `window` entries of `chain`'s stream into `feed` at once, before the
 /// relays start: the stand-in chain starts with that much finalized, so the relays start on a
 /// backlog, as a relay joining a running chain does. Signing it while they ran took the cores
-/// from them: at 100 B the default window is 65 536 entries per stream, about a core-second of
-/// signatures each, and eight relays on two cores went unheard past the bench's one-second
-/// failure-detector bound, so their peers rerouted and resent. Register every relay first
-/// (see [`Feed::register`]). Returns the next index to certify.
+/// from them: at 100 B the default window is 65 536 entries per stream, one ed25519 signature
+/// each, and relays sharing two cores went unheard past the bench's one-second failure-detector
+/// bound, so their peers rerouted and resent (see `docs/BENCHMARKS.md`). Register every relay
+/// first (see [`Feed::register`]). Returns the next index to certify.
 pub fn prefill(chain: &SourceChain, size: usize, feed: &Feed, window: Window) -> u64 {
     let maker = PayloadMaker::new(size);
     let mut next = 0u64;
