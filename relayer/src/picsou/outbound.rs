@@ -431,28 +431,28 @@ impl Outbound {
             && !reported
             && self.schedule.sender(StreamIndex(k)) == self.me
         {
-            self.sample_confirmation(now.since(at));
-            if let Some(srtt) = self.srtt_ns {
-                self.pacing
-                    .steer_entries(now, Duration::from_nanos(srtt), self.open);
-            }
+            self.sample_confirmation(now, now.since(at));
         }
     }
 
-    /// Folds one confirmation time into the smoothed estimate (RFC 6298, §2).
-    fn sample_confirmation(&mut self, r: Duration) {
+    /// Folds one confirmation time, taken at `now`, into the smoothed estimate (RFC 6298, §2),
+    /// and steers the soft window's entry-count limit by it (see [`Pacing`]).
+    fn sample_confirmation(&mut self, now: Time, r: Duration) {
         self.pacing.rtt_sample(r);
         let r = u64::try_from(r.as_nanos()).unwrap_or(u64::MAX);
-        match self.srtt_ns {
+        let srtt = match self.srtt_ns {
             None => {
-                self.srtt_ns = Some(r);
                 self.rttvar_ns = r / 2;
+                r
             }
             Some(srtt) => {
                 self.rttvar_ns = self.rttvar_ns / 4 * 3 + srtt.abs_diff(r) / 4;
-                self.srtt_ns = Some(srtt / 8 * 7 + r / 8);
+                srtt / 8 * 7 + r / 8
             }
-        }
+        };
+        self.srtt_ns = Some(srtt);
+        self.pacing
+            .steer_entries(now, Duration::from_nanos(srtt), self.open);
     }
 
     /// How far apart two reports of one receiver about one entry must be to count twice, and
