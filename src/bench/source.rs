@@ -533,4 +533,23 @@ mod tests {
         assert!(feed.take(0, 10, usize::MAX).0.is_empty(), "unregistered");
         assert!(feed.take(1, 10, usize::MAX).0.is_empty(), "all taken");
     }
+
+    #[test]
+    fn prefill_certifies_the_whole_first_window_in_order() {
+        let feed = Feed::new(Arc::new(Doorbell::default()));
+        feed.register(0);
+        let chain = SourceChain::new(Side::B);
+        // More than two release chunks, the last one partial.
+        let window = Window::new(100, usize::MAX, 600);
+        assert_eq!(prefill(&chain, 100, &feed, window), 600);
+        assert_eq!(feed.released(), 600);
+        let (entries, more) = feed.take(0, 1000, usize::MAX);
+        assert!(!more);
+        assert_eq!(
+            entries.iter().map(|e| e.k.0).collect::<Vec<_>>(),
+            (0..600).collect::<Vec<_>>()
+        );
+        let v = chain.verifier();
+        assert!(entries.iter().all(|e| v.verify(Side::B, e).is_ok()));
+    }
 }
