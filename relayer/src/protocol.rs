@@ -444,6 +444,35 @@ impl Default for Params {
     }
 }
 
+impl Params {
+    /// The defaults for a machine whose delays are `max_message_delay / 200 ms` times a relay's
+    /// own: every timer (`batch_delay`, `noop_delay`, `fetch_delay`, `max_message_delay`,
+    /// `resend_timeout`) is scaled by that factor, so they keep the defaults' proportions; sizes
+    /// and windows are left as they are.
+    ///
+    /// Scaling `max_message_delay` alone leaves a relay waiting only `fetch_delay` (20 ms) for
+    /// broadcasts that take it far longer to receive, and sending ack rounds every 2 ms:
+    /// `picsou-relay bench`, whose relays all share two cores, spent 0.3–0.5 MB of extra
+    /// internal copies and about 17 small frames per 1 MB message that way (see
+    /// docs/BENCHMARKS.md).
+    pub fn scaled_to(max_message_delay: Duration) -> Params {
+        let d = Params::default();
+        let base = d.max_message_delay.as_nanos();
+        let scale = |t: Duration| {
+            let ns = t.as_nanos() * max_message_delay.as_nanos() / base;
+            Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+        };
+        Params {
+            batch_delay: scale(d.batch_delay),
+            noop_delay: scale(d.noop_delay),
+            fetch_delay: scale(d.fetch_delay),
+            max_message_delay,
+            resend_timeout: scale(d.resend_timeout),
+            ..d
+        }
+    }
+}
+
 /// Checks an entry's finality proof. Implemented by the chain models (real certificates) and by
 /// test verifiers.
 pub trait EntryVerifier: Send {
@@ -555,4 +584,28 @@ pub trait Protocol: Send {
 
     /// Counters for status views.
     fn status(&self) -> StreamStatus;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_params_keep_the_defaults_proportions() {
+        let d = Params::default();
+        assert_eq!(Params::scaled_to(d.max_message_delay), d);
+        let p = Params::scaled_to(Duration::from_secs(1));
+        assert_eq!(p.max_message_delay, Duration::from_secs(1));
+        assert_eq!(p.batch_delay, Duration::from_millis(5));
+        assert_eq!(p.noop_delay, Duration::from_millis(10));
+        assert_eq!(p.fetch_delay, Duration::from_millis(100));
+        assert_eq!(p.resend_timeout, Duration::from_secs(5));
+        assert_eq!(
+            (p.batch_bytes, p.phi, p.send_window, p.fetch_retain_bytes),
+            (d.batch_bytes, d.phi, d.send_window, d.fetch_retain_bytes),
+            "sizes are not timers"
+        );
+        let p = Params::scaled_to(Duration::from_millis(50));
+        assert_eq!(p.noop_delay, Duration::from_micros(500));
+    }
 }

@@ -59,8 +59,9 @@ pub struct BenchArgs {
     /// Picsou's `max_message_delay`: the silence after which a relay is taken for down, and
     /// the longest wait before a loss report counts. A relay's own default is 200 ms, for a
     /// machine of its own; here every relay of both clusters shares this machine's cores, and a
-    /// frame can wait longer than that behind the others (see docs/BENCHMARKS.md). OTU's
-    /// takeover timeout is five times it, as in a relay's defaults.
+    /// frame can wait longer than that behind the others (see docs/BENCHMARKS.md). Every other
+    /// timer of every protocol (batch and ack delays, the fetch wait, OTU's takeover) is scaled
+    /// with it from a relay's defaults (`Params::scaled_to`).
     #[arg(long, default_value = "1s")]
     pub max_message_delay: String,
     /// Write the results as JSON to FILE (`-` or no value: stdout, the tables then go to
@@ -83,9 +84,6 @@ pub struct BenchArgs {
 
 /// Longest `--max-message-delay`: a relay taken for down only after a minute would not be.
 const MAX_MESSAGE_DELAY_LIMIT: Duration = Duration::from_secs(60);
-
-/// OTU's `resend_timeout` over `max_message_delay`, as in `Params::default()`.
-const RESEND_TIMEOUT_PER_DELAY: u32 = 5;
 
 /// A flag that does not parse: reported with exit code 2.
 #[derive(Debug)]
@@ -282,13 +280,10 @@ fn plan(args: &BenchArgs) -> Result<Plan, BadFlags> {
         window_bytes: args.window_mib.saturating_mul(1 << 20),
         window_entries: args.window_msgs,
         placement,
-        params: Params {
-            max_message_delay,
-            // OTU's takeover keeps the defaults' proportion to it (1 s to 200 ms): at 1 s on
-            // these shared cores it resent 184 entries in a failure-free `--quick` run.
-            resend_timeout: max_message_delay * RESEND_TIMEOUT_PER_DELAY,
-            ..Params::default()
-        },
+        // Every timer keeps the defaults' proportion to it: OTU's takeover at 1 s resent 184
+        // entries in a failure-free `--quick` run on these shared cores, and Picsou's 20 ms
+        // fetch wait and 2 ms ack rounds cost copies and frames (docs/BENCHMARKS.md).
+        params: Params::scaled_to(max_message_delay),
         bounds: report::Bounds::default(),
     })
 }
@@ -389,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn max_message_delay_sets_picsous_delay_and_otus_takeover() {
+    fn max_message_delay_scales_every_timer() {
         use clap::Parser as _;
         #[derive(clap::Parser)]
         struct Cli {
@@ -402,17 +397,13 @@ mod tests {
             Cli::parse_from(v).bench
         };
         let p = plan(&args(&[])).unwrap().params;
-        assert_eq!(p.max_message_delay, Duration::from_secs(1));
+        assert_eq!(p, Params::scaled_to(Duration::from_secs(1)));
         assert_eq!(p.resend_timeout, Duration::from_secs(5));
+        assert_eq!(p.fetch_delay, Duration::from_millis(100));
         let p = plan(&args(&["--max-message-delay", "200ms"]))
             .unwrap()
             .params;
-        assert_eq!(p.max_message_delay, Duration::from_millis(200));
-        assert_eq!(
-            p.resend_timeout,
-            Params::default().resend_timeout,
-            "the defaults' proportion"
-        );
+        assert_eq!(p, Params::default(), "a relay's own defaults");
         assert!(plan(&args(&["--max-message-delay", "0ms"])).is_err());
         assert!(plan(&args(&["--max-message-delay", "2m"])).is_err());
     }
