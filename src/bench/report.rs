@@ -6,7 +6,10 @@
 //!
 //! Over the measurement window (after warm-up), with `secs` its length:
 //! - **throughput** = entries that reached every correct receiver (one receiver for OST) during
-//!   the window, summed over both streams, divided by `secs`;
+//!   the window, summed over both streams, divided by `secs`, but capped by how many entries the
+//!   correct relays of the sending cluster took from the source in it, on average: a protocol
+//!   whose receivers deliver the first of several copies (ATA) could otherwise be credited, in a
+//!   short window, with entries whose other copies its slower senders have yet to send;
 //! - **wire bytes per message** = frame bytes every relay wrote (sealed batches, both clusters,
 //!   cross and internal, before TCP/Noise/Yamux framing) divided by those entries;
 //! - **CPU seconds per message** = process CPU time (user + system, `getrusage`) minus the source
@@ -55,7 +58,8 @@ pub struct WindowDelta {
 pub struct Measured {
     /// Seconds measured.
     pub secs: f64,
-    /// Entries delivered to every correct receiver during the window.
+    /// Entries delivered to every correct receiver during the window, capped by the entries the
+    /// correct sending relays took on average (see the module docs).
     pub delivered: u64,
     /// Delivered entries per second.
     pub throughput_msgs_per_s: f64,
@@ -247,7 +251,8 @@ pub struct Report {
     pub started_unix_s: u64,
     /// CPU cores available to the process.
     pub cores: usize,
-    /// Picsou's `max_message_delay` in the runs, in seconds (`--max-message-delay`).
+    /// Picsou's `max_message_delay` in the runs, in seconds (`--max-message-delay`); every
+    /// other timer is a relay's default scaled by the same factor (`Params::scaled_to`).
     pub max_message_delay_s: f64,
     /// Per message size: the reference limit.
     pub capacity: Vec<CapacityResult>,

@@ -273,6 +273,11 @@ impl Feed {
         (out, more)
     }
 
+    /// How many entries relay `index` has taken (`None` if it is not registered).
+    pub fn taken(&self, index: u32) -> Option<u64> {
+        lock(&self.state).cursors.get(&index).copied()
+    }
+
     /// The slowest live relay's cursor (`u64::MAX` when none is live).
     fn slowest(&self) -> u64 {
         lock(&self.state)
