@@ -220,9 +220,9 @@ fn bad_flags_are_refused_with_exit_code_2() {
 }
 
 #[test]
-#[ignore = "open in issue 5: at 1 MB Picsou/ATA read 3.84 and 3.44 in two --quick runs on these \
+#[ignore = "open in issue 5: at 1 MB Picsou/ATA read 3.44 to 3.84 in four --quick runs on these \
             shared cores, but OTU dropped frames on full queues in one of them, and Picsou at \
-            100 B resent entries in one of eight: not yet bounds"]
+            100 B resent entries in two of ten: not yet bounds"]
 fn quick_holds_its_bounds() {
     let _g = serial();
     let out = Command::new(BIN)

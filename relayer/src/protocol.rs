@@ -445,16 +445,16 @@ impl Default for Params {
 }
 
 impl Params {
-    /// The defaults for a machine whose delays are `max_message_delay / 200 ms` times a relay's
-    /// own: every timer (`batch_delay`, `noop_delay`, `fetch_delay`, `max_message_delay`,
-    /// `resend_timeout`) is scaled by that factor, so they keep the defaults' proportions; sizes
-    /// and windows are left as they are.
+    /// The defaults for a machine whose delays are `max_message_delay` over the default's (200
+    /// ms) times a relay's own: every timer (`batch_delay`, `noop_delay`, `fetch_delay`,
+    /// `max_message_delay`, `resend_timeout`) is scaled by that factor, so they keep the
+    /// defaults' proportions; sizes and windows are left as they are.
     ///
     /// Scaling `max_message_delay` alone leaves a relay waiting only `fetch_delay` (20 ms) for
     /// broadcasts that take it far longer to receive, and sending ack rounds every 2 ms:
-    /// `picsou-relay bench`, whose relays all share two cores, spent 0.3–0.5 MB of extra
-    /// internal copies and about 17 small frames per 1 MB message that way (see
-    /// docs/BENCHMARKS.md).
+    /// `picsou-relay bench`, whose relays all share two cores, then put 3.3–3.75 internal
+    /// copies of each 1 MB message on the wire where 3 are needed, and 17–27 frames where the
+    /// data needs 4 (see docs/BENCHMARKS.md).
     pub fn scaled_to(max_message_delay: Duration) -> Params {
         let d = Params::default();
         let base = d.max_message_delay.as_nanos();
