@@ -410,6 +410,60 @@ async fn down_peer_does_not_delay_others_and_reconnects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_not_read_waits_in_its_own_queue_and_loses_nothing() {
+    let a0 = Relay::new(a(0), reserved_addr());
+    let a1 = Relay::new(a(1), reserved_addr());
+    let b0 = Relay::new(b(0), reserved_addr());
+    let (net_b0, mut rx_b0) = start(config(&b0, b0.addr.clone(), &[&a0, &a1])).await;
+    let (net_a0, _rx_a0) = start(config(&a0, a0.addr.clone(), &[&a1, &b0])).await;
+    let (net_a1, _rx_a1) = start(config(&a1, a1.addr.clone(), &[&a0, &b0])).await;
+    wait_connected(&net_b0, &[a(0), a(1)]).await;
+
+    // B0 stops reading A0. A0's 64 MiB are more than the stream and the sockets hold, so the
+    // rest waits in A0's queue to B0; A1, still read, is not held up.
+    net_b0.set_reading(a(0), false);
+    const FRAMES: u64 = 64;
+    for i in 0..FRAMES {
+        net_a0.send(b(0), frame(i, 1 << 20)).unwrap();
+    }
+    for i in 0..10u64 {
+        net_a1.send(b(0), frame(i, 100)).unwrap();
+    }
+    // Fails on any frame from A0.
+    let got = recv_frames(&mut rx_b0, a(1), 10).await;
+    assert_eq!(
+        got.iter().map(seq_of).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    let deadline = Instant::now() + WAIT;
+    while net_a0.queued_bytes(b(0)) < 32 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "A0 still has only {} bytes queued for B0",
+            net_a0.queued_bytes(b(0))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let early = drain_for(&mut rx_b0, Duration::from_millis(300)).await;
+    assert!(
+        !early.iter().any(|e| matches!(e, NetEvent::Frame { .. })),
+        "a frame arrived while B0 was not reading"
+    );
+
+    // Read again: everything arrives, in order, and nothing was dropped.
+    net_b0.set_reading(a(0), true);
+    let got = recv_frames(&mut rx_b0, a(0), FRAMES as usize).await;
+    assert!(got.iter().map(seq_of).eq(0..FRAMES));
+    assert_eq!(got[FRAMES as usize - 1], frame(FRAMES - 1, 1 << 20));
+    assert_eq!(net_a0.stats()[&b(0)].dropped, 0);
+    assert_eq!(net_a0.queued_bytes(b(0)), 0);
+
+    net_a0.shutdown().await;
+    net_a1.shutdown().await;
+    net_b0.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_length_prefix_is_a_bad_frame() {
     let a0 = Relay::new(a(0), reserved_addr());
     // B0 is "played" by a raw swarm holding B0's key; A0's dials to its address fail.

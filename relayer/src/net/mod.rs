@@ -35,6 +35,11 @@
 //!   A frame whose length exceeds [`NetConfig::max_frame`] is refused before its payload is
 //!   allocated: the stream is reset and [`NetEvent::BadFrame`] reported. No peer input panics.
 //!   [`NetEvent::Connected`] for a peer may reach the receiver after its first frames.
+//! - **Pausing.** [`Net::set_reading`] stops handing over one peer's frames (the reader holds
+//!   the one it has read, and reads no further) until it is switched back on. Flow control then stops that peer's writer and its
+//!   frames wait in its own queue, where its driver can see them ([`Net::queued_bytes`]): a
+//!   consumer can push back on one peer without refusing, reordering or losing anything, and
+//!   without pausing the others.
 //! - **Shutdown.** [`Net::shutdown`] (or dropping every [`Net`] clone) stops all tasks and closes
 //!   the connections; the event receiver then ends.
 //!
@@ -283,6 +288,15 @@ impl Net {
     /// What a driver reads to hold back new work while a link is behind.
     pub fn queued_bytes(&self, to: NodeId) -> usize {
         self.inner.table.get(to).map_or(0, |l| l.queued_bytes())
+    }
+
+    /// Starts (`true`, the default) or stops handing over frames from `from`; unknown nodes
+    /// are ignored. While stopped, `from`'s frames wait in its own queue (Yamux flow control
+    /// holds its writer), where its driver sees them ([`Net::queued_bytes`]) and can hold back.
+    pub fn set_reading(&self, from: NodeId, on: bool) {
+        if let Some(link) = self.inner.table.get(from) {
+            link.set_reading(on);
+        }
     }
 
     /// The configured relays currently connected.

@@ -47,6 +47,8 @@ pub(crate) struct PeerLink {
     queue: Mutex<OutQueue>,
     wake: Notify,
     state: watch::Sender<LinkState>,
+    /// Whether the peer's frames are read (see [`super::Net::set_reading`]).
+    reading: watch::Sender<bool>,
     counters: Counters,
 }
 
@@ -63,6 +65,7 @@ impl PeerLink {
             queue: Mutex::default(),
             wake: Notify::new(),
             state: watch::Sender::new(LinkState::default()),
+            reading: watch::Sender::new(true),
             counters: Counters::default(),
         }
     }
@@ -135,6 +138,17 @@ impl PeerLink {
             }
             s.connected = up;
         });
+    }
+
+    /// Starts or stops handing over this peer's frames (see [`super::Net::set_reading`]).
+    pub(crate) fn set_reading(&self, on: bool) {
+        self.reading
+            .send_if_modified(|r| std::mem::replace(r, on) != on);
+    }
+
+    /// Whether this peer's frames are being read, for its reader to wait on.
+    pub(crate) fn reading(&self) -> watch::Receiver<bool> {
+        self.reading.subscribe()
     }
 
     pub(crate) fn record_in(&self, bytes: usize) {

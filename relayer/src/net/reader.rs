@@ -65,9 +65,15 @@ async fn read_stream(
         return;
     }
     let mut reader = BufReader::with_capacity(READ_BUFFER, stream);
+    let mut reading = link.reading();
     loop {
         match framing::read_frame(&mut reader, max_frame).await {
             Ok(Some(bytes)) => {
+                // Paused by the consumer: the frame is held here and nothing more is read, so
+                // Yamux flow control stops the peer's writer and its frames wait in its queue.
+                if reading.wait_for(|on| *on).await.is_err() {
+                    return;
+                }
                 link.record_in(bytes.len());
                 let from = link.node;
                 // If nobody listens any more, keep draining the stream rather than resetting
