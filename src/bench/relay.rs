@@ -3,8 +3,9 @@
 //!
 //! Inputs: certified entries of its own cluster's stream from the [`Feed`], where the caller
 //! registered it before the source started (`handle_committed`, in index order; none while a
-//! queue to the other cluster is long, see [`Relay::held`]), frames from its [`Net`] receiver,
-//! opened with [`relayer::wire::open`] against the sender's batch key (signature checked) before
+//! queue to the other cluster is long, see [`Relay::held`]), frames from its [`Net`] receiver
+//! (those of the other cluster left unread while a queue to its own is long, see
+//! [`Relay::pace_reads`]), opened with [`relayer::wire::open`] against the sender's batch key (signature checked) before
 //! `handle_batch`, and its timer (`poll_timeout` / `handle_timeout`).
 //!
 //! Outputs, drained after every input in the contract's order: transmits are sealed with
@@ -48,7 +49,12 @@ const FEED_BYTES_PER_TURN: usize = 1 << 20;
 /// runs with 32 MiB, 51.1 at 14.44 MB in one of two with this bound): the fastest sender may run
 /// the source window ahead of the slowest, whose copies then fall outside the measurement.
 const HOLD_BYTES: usize = 8 << 20;
-/// How often a relay whose feed is held looks at its queues again.
+/// A relay stops reading frames from the other cluster while its queue to some relay of its own
+/// cluster holds more than this, until every such queue is under half of it (see
+/// [`Relay::pace_reads`]). A quarter of the bench's queue cap, so what it is still handling when
+/// it stops fits in the rest.
+const PAUSE_BYTES: usize = 32 << 20;
+/// How often a relay whose feed is held, or whose reads are paused, looks at its queues again.
 const HOLD_POLL: Duration = Duration::from_millis(1);
 
 /// What a relay did, readable while it runs.
@@ -77,6 +83,9 @@ pub struct RelayCounters {
     /// Turns (about [`HOLD_POLL`] each) the feed was held because a queue to the other cluster
     /// was over [`HOLD_BYTES`].
     pub feed_held: AtomicU64,
+    /// Times reads from the other cluster were paused because a queue to this relay's own
+    /// cluster was over [`PAUSE_BYTES`].
+    pub reads_paused: AtomicU64,
 }
 
 /// Everything one relay task needs.
@@ -127,13 +136,49 @@ impl Relay {
     /// dropped and 10.8 of 16 MB per 1 MB message on the wire in one run) and read faster than
     /// it is. Holding the feed makes a relay wait for its slowest link to the other cluster, as
     /// the blocking sends of the paper's implementation do. Queues between relays of one
-    /// cluster are not looked at: a relay that stopped taking its own stream because a peer is
-    /// slow to take its broadcasts would leave the originals it owes unsent.
+    /// cluster are not looked at here: a relay that stopped taking its own stream because a peer
+    /// is slow to take its broadcasts would leave the originals it owes unsent. They pause
+    /// reading instead ([`Relay::pace_reads`]).
     fn held(&self) -> bool {
         self.keys
             .keys()
             .filter(|peer| peer.side != self.me.side)
             .any(|&peer| self.net.queued_bytes(peer) > HOLD_BYTES)
+    }
+
+    /// Pauses reading frames from the other cluster while some queue to this relay's own
+    /// cluster holds more than [`PAUSE_BYTES`], and reads them again once every such queue is
+    /// under half of it; returns whether reads are paused (`paused`: whether they were).
+    ///
+    /// What a relay receives from the other cluster it broadcasts to its own, and copies nobody
+    /// waits for escape the source window: OTU's receivers each broadcast every entry they get,
+    /// so at n = 4 every relay is sent each entry twice, delivers the first, and second
+    /// copies queued behind a slow link until the queue cap dropped them (108 frames in one
+    /// `--quick` run). Not reading makes the other cluster's senders wait, through flow control
+    /// and their own [`Relay::held`], as blocking sends would. Reads from the own cluster go
+    /// on, so these queues always drain and no pair of relays can wait on each other.
+    fn pace_reads(&self, paused: bool) -> bool {
+        let backlog = self
+            .keys
+            .keys()
+            .filter(|peer| peer.side == self.me.side)
+            .map(|&peer| self.net.queued_bytes(peer))
+            .max()
+            .unwrap_or(0);
+        let pause = if paused {
+            backlog > PAUSE_BYTES / 2
+        } else {
+            backlog > PAUSE_BYTES
+        };
+        if pause != paused {
+            if pause {
+                self.counters.reads_paused.fetch_add(1, Ordering::Relaxed);
+            }
+            for &peer in self.keys.keys().filter(|peer| peer.side != self.me.side) {
+                self.net.set_reading(peer, !pause);
+            }
+        }
+        pause
     }
 
     /// Drives the relay until `stop` turns true (or is dropped), then shuts its network down.
@@ -145,10 +190,12 @@ impl Relay {
         let mut released = self.feed.subscribe();
         let mut delivered = Vec::new();
         let mut feed_pending = true;
+        let mut paused = false;
         loop {
             if *stop.borrow() {
                 break;
             }
+            paused = self.pace_reads(paused);
             let held = feed_pending && self.held();
             let deadline = self
                 .proto
@@ -181,8 +228,10 @@ impl Relay {
                 () = std::future::ready(()), if feed_pending && !held => {
                     feed_pending = self.feed_some(&mut delivered);
                 }
-                () = tokio::time::sleep(HOLD_POLL), if held => {
-                    self.counters.feed_held.fetch_add(1, Ordering::Relaxed);
+                () = tokio::time::sleep(HOLD_POLL), if held || paused => {
+                    if held {
+                        self.counters.feed_held.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.counters.timer_fires.fetch_add(1, Ordering::Relaxed);
