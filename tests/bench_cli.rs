@@ -184,6 +184,45 @@ fn ata_is_held_to_its_copies_instead_of_dropping_them() {
     assert!(wire > 14.0e6 && wire < 18.0e6, "{r}");
 }
 
+/// Broadcasts to a crashed relay stay queued: a relay that waited for every queue to its own
+/// cluster to drain before reading the other cluster again never read again (0 msg/s and an
+/// incomplete stream with `--faults crash:1` at 1 MB). Queues to relays that are down are not
+/// waited on.
+#[test]
+fn a_crashed_relay_does_not_stall_the_others_at_1_mb() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--protocols",
+            "picsou",
+            "--nodes",
+            "4",
+            "--size",
+            "1000000",
+            "--faults",
+            "crash:1",
+            "--warmup",
+            "2s",
+            "--duration",
+            "3s",
+            "--capacity-time",
+            "1s",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr:\n{stderr}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &report["runs"][0];
+    assert_eq!(r["delivered_all"], true, "{r}");
+    assert!(f(r, "throughput_msgs_per_s") > 0.0, "{r}");
+}
+
 #[test]
 fn bad_flags_are_refused_with_exit_code_2() {
     for (args, needle) in [

@@ -36,10 +36,10 @@
 //!   allocated: the stream is reset and [`NetEvent::BadFrame`] reported. No peer input panics.
 //!   [`NetEvent::Connected`] for a peer may reach the receiver after its first frames.
 //! - **Pausing.** [`Net::set_reading`] stops handing over one peer's frames (the reader holds
-//!   the one it has read, and reads no further) until it is switched back on. Flow control then stops that peer's writer and its
-//!   frames wait in its own queue, where its driver can see them ([`Net::queued_bytes`]): a
-//!   consumer can push back on one peer without refusing, reordering or losing anything, and
-//!   without pausing the others.
+//!   the one it has read, and reads no further) until it is switched back on. Flow control
+//!   then stops that peer's writer and its frames wait in its own queue, where its driver can
+//!   see them ([`Net::queued_bytes`]): a consumer can push back on one peer without refusing,
+//!   reordering or losing anything, and without pausing the others.
 //! - **Shutdown.** [`Net::shutdown`] (or dropping every [`Net`] clone) stops all tasks and closes
 //!   the connections; the event receiver then ends.
 //!
@@ -297,6 +297,14 @@ impl Net {
         if let Some(link) = self.inner.table.get(from) {
             link.set_reading(on);
         }
+    }
+
+    /// Whether `peer` is connected now (false for an unknown node).
+    pub fn is_connected(&self, peer: NodeId) -> bool {
+        self.inner
+            .table
+            .get(peer)
+            .is_some_and(|l| l.state().connected)
     }
 
     /// The configured relays currently connected.
