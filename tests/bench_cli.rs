@@ -259,9 +259,9 @@ fn bad_flags_are_refused_with_exit_code_2() {
 }
 
 #[test]
-#[ignore = "open in issue 5: at 1 MB Picsou/ATA read 3.44 to 3.84 in four --quick runs on these \
-            shared cores, but OTU dropped frames on full queues in one of them, and Picsou at \
-            100 B resent entries in two of ten: not yet bounds"]
+#[ignore = "open in issue 5: in ten --quick runs on these shared cores Picsou/ATA at 1 MB read \
+            2.94 to 3.98, below 3.2 in three, and Picsou at 1 MB resent one entry in one: not \
+            yet bounds"]
 fn quick_holds_its_bounds() {
     let _g = serial();
     let out = Command::new(BIN)
