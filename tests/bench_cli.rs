@@ -30,6 +30,23 @@ fn u(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} is not an integer in {v}"))
 }
 
+/// Runs `bench` with `args` plus `--json` into a temporary file; returns the report after
+/// checking the command succeeded.
+fn bench_report(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr:\n{stderr}");
+    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+}
+
 #[test]
 fn a_small_run_reports_every_figure_and_delivers_everything() {
     let _g = serial();
@@ -146,35 +163,24 @@ fn a_small_run_reports_every_figure_and_delivers_everything() {
 #[test]
 fn ata_is_held_to_its_copies_instead_of_dropping_them() {
     let _g = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--protocols",
-            "ata",
-            "--nodes",
-            "4",
-            "--size",
-            "1000000",
-            "--warmup",
-            "2s",
-            "--duration",
-            "4s",
-            "--capacity-time",
-            "1s",
-            // A small source window bounds how far the fastest sender runs ahead of the
-            // slowest, so the copies sent in the window match the messages delivered in it.
-            "--window-mib",
-            "4",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stderr:\n{stderr}");
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = bench_report(&[
+        "--protocols",
+        "ata",
+        "--nodes",
+        "4",
+        "--size",
+        "1000000",
+        "--warmup",
+        "2s",
+        "--duration",
+        "4s",
+        "--capacity-time",
+        "1s",
+        // A small source window bounds how far the fastest sender runs ahead of the
+        // slowest, so the copies sent in the window match the messages delivered in it.
+        "--window-mib",
+        "4",
+    ]);
     let r = &report["runs"][0];
     assert_eq!(r["protocol"], "ata", "{r}");
     assert_eq!(u(r, "dropped_frames"), 0, "{r}");
@@ -191,33 +197,22 @@ fn ata_is_held_to_its_copies_instead_of_dropping_them() {
 #[test]
 fn a_crashed_relay_does_not_stall_the_others_at_1_mb() {
     let _g = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--protocols",
-            "picsou",
-            "--nodes",
-            "4",
-            "--size",
-            "1000000",
-            "--faults",
-            "crash:1",
-            "--warmup",
-            "2s",
-            "--duration",
-            "3s",
-            "--capacity-time",
-            "1s",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stderr:\n{stderr}");
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = bench_report(&[
+        "--protocols",
+        "picsou",
+        "--nodes",
+        "4",
+        "--size",
+        "1000000",
+        "--faults",
+        "crash:1",
+        "--warmup",
+        "2s",
+        "--duration",
+        "3s",
+        "--capacity-time",
+        "1s",
+    ]);
     let r = &report["runs"][0];
     assert_eq!(r["delivered_all"], true, "{r}");
     assert!(f(r, "throughput_msgs_per_s") > 0.0, "{r}");
