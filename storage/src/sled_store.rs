@@ -19,6 +19,15 @@ use crate::{
 /// How long [`SledStore::open`] waits for a lingering lock on the database to be released.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);
 
+/// Whether opening failed because the database's file lock is held. sled reports it as an error
+/// of kind `Other` whose message names the lock (its `WouldBlock` cause is only in the text), so
+/// matching the kind alone never retried, and a test reopening its database right after
+/// dropping it failed now and then on a loaded machine.
+fn lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.to_string().starts_with("could not acquire lock")
+}
+
 /// A [`Store`] on a sled database.
 #[derive(Debug)]
 pub struct SledStore {
@@ -39,9 +48,7 @@ impl SledStore {
         let db = loop {
             match sled::Config::new().path(path).open() {
                 Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
-                {
+                Err(sled::Error::Io(e)) if lock_busy(&e) && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => return Err(e.into()),

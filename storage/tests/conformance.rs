@@ -382,5 +382,22 @@ fn sled_refuses_data_without_schema_record() {
 fn sled_second_open_of_a_held_path_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _held = SledStore::open(dir.path()).expect("open");
-    assert!(SledStore::open(dir.path()).is_err());
+    let err = SledStore::open(dir.path()).expect_err("the path is held");
+    assert!(err.to_string().contains("lock"), "{err}");
+}
+
+#[test]
+fn sled_open_waits_for_a_lock_released_soon_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = SledStore::open(dir.path()).expect("open");
+    // The holder lets go about 300 ms after the second open starts (well within the 2 s lock
+    // wait), as sled's background flusher does a moment after the last handle is dropped; the
+    // second open waits for it instead of failing.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let reopened = SledStore::open(dir.path());
+    release.join().expect("the holder thread");
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
 }
