@@ -139,24 +139,14 @@ impl Relay {
     /// the blocking sends of the paper's implementation do. Queues between relays of one
     /// cluster are not looked at here: a relay that stopped taking its own stream because a peer
     /// is slow to take its broadcasts would leave the originals it owes unsent. They pause
-    /// reading instead ([`Relay::pace_reads`]).
+    /// reading instead ([`Relay::pace_reads`]). Neither looks at relays that are down
+    /// ([`Net::backlog`]): with reads paused on the queue to a crashed relay, `--faults crash:1`
+    /// at 1 MB delivered nothing in its window.
     fn held(&self) -> bool {
         self.keys
             .keys()
             .filter(|peer| peer.side != self.me.side)
-            .any(|&peer| self.backlog(peer) > HOLD_BYTES)
-    }
-
-    /// Bytes queued for `peer` while it is connected; 0 while it is down. Nothing drains a queue
-    /// to a relay that is down (the cap drops what overflows, which a fault allows), so waiting
-    /// on it would stall the run: with reads paused on such a queue, `--faults crash:1` at 1 MB
-    /// delivered nothing in its window (every broadcast to the crashed relay stayed queued).
-    fn backlog(&self, peer: NodeId) -> usize {
-        if self.net.is_connected(peer) {
-            self.net.queued_bytes(peer)
-        } else {
-            0
-        }
+            .any(|&peer| self.net.backlog(peer) > HOLD_BYTES)
     }
 
     /// Pauses reading frames from the other cluster while some queue to a connected relay of
@@ -176,7 +166,7 @@ impl Relay {
             .keys
             .keys()
             .filter(|peer| peer.side == self.me.side)
-            .map(|&peer| self.backlog(peer))
+            .map(|&peer| self.net.backlog(peer))
             .max()
             .unwrap_or(0);
         let pause = if paused {

@@ -38,7 +38,7 @@
 //! - **Pausing.** [`Net::set_reading`] stops handing over one peer's frames (the reader holds
 //!   the one it has read, and reads no further) until it is switched back on. Flow control
 //!   then stops that peer's writer and its frames wait in its own queue, where its driver can
-//!   see them ([`Net::queued_bytes`]): a consumer can push back on one peer without refusing,
+//!   see them ([`Net::backlog`]): a consumer can push back on one peer without refusing,
 //!   reordering or losing anything, and without pausing the others.
 //! - **Shutdown.** [`Net::shutdown`] (or dropping every [`Net`] clone) stops all tasks and closes
 //!   the connections; the event receiver then ends.
@@ -285,26 +285,30 @@ impl Net {
     }
 
     /// Payload bytes queued for `to` and not yet handed to its stream (0 for an unknown node).
-    /// What a driver reads to hold back new work while a link is behind.
     pub fn queued_bytes(&self, to: NodeId) -> usize {
         self.inner.table.get(to).map_or(0, |l| l.queued_bytes())
     }
 
+    /// How far the link to `to` is behind: its [`Net::queued_bytes`] while `to` is connected,
+    /// 0 while it is down or unknown. What a driver reads to hold back new work. A queue to a
+    /// relay that is down is not a slow link: nothing drains it until the relay is back (the
+    /// cap drops what overflows), so a driver waiting on it would wait for as long as the
+    /// relay stays down.
+    pub fn backlog(&self, to: NodeId) -> usize {
+        self.inner
+            .table
+            .get(to)
+            .filter(|l| l.state().connected)
+            .map_or(0, |l| l.queued_bytes())
+    }
+
     /// Starts (`true`, the default) or stops handing over frames from `from`; unknown nodes
     /// are ignored. While stopped, `from`'s frames wait in its own queue (Yamux flow control
-    /// holds its writer), where its driver sees them ([`Net::queued_bytes`]) and can hold back.
+    /// holds its writer), where its driver sees them ([`Net::backlog`]) and can hold back.
     pub fn set_reading(&self, from: NodeId, on: bool) {
         if let Some(link) = self.inner.table.get(from) {
             link.set_reading(on);
         }
-    }
-
-    /// Whether `peer` is connected now (false for an unknown node).
-    pub fn is_connected(&self, peer: NodeId) -> bool {
-        self.inner
-            .table
-            .get(peer)
-            .is_some_and(|l| l.state().connected)
     }
 
     /// The configured relays currently connected.
