@@ -85,6 +85,9 @@ pub struct Picsou {
     last_cross_sent: Time,
     /// Per remote relay: ack version it last received from us.
     informed: Vec<u64>,
+    /// The remote relay ([`Picsou::maybe_noop`]'s turns start after it) last informed: always
+    /// below the remote cluster's size (this relay's own index may not be, when the clusters
+    /// differ in size).
     ack_rr: usize,
     /// Remote relays one ack round informs ([`ack_fanout`]).
     ack_fanout: usize,
@@ -147,7 +150,7 @@ impl Picsou {
             quack_requested: quack,
             quack_durable: quack,
             last_cross_sent: Time::ZERO,
-            ack_rr: setup.me.index.as_usize(),
+            ack_rr: setup.me.index.as_usize() % setup.remote.n().max(1),
             ack_fanout: ack_fanout(&setup.local, setup.remote.n()),
             last_ack_round: Time::ZERO,
             fetch_rr: setup.me.index.as_usize(),
