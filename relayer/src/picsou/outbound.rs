@@ -61,6 +61,15 @@
 //! Entries some receiver reported missing are not sampled either, as Karn's algorithm skips
 //! retransmitted segments: a hole's confirmation time measures the detection, and sampling it would
 //! stretch the spacing, which stretches detection, without bound.
+//!
+//! Skipping them also hides the entries that were late rather than lost, which are exactly the
+//! ones saying the spacing is too short. So the spacing is also never below the longest time an
+//! entry that a receiver was counted missing took to reach that receiver with no resend (its
+//! level still 0), which decays by 1/32 per confirmation sample. Over libp2p on loopback, with
+//! every relay on two shared cores, a relay's broadcasts to one peer could lag 450–550 ms behind
+//! a confirmation time estimated at about 100 ms, and entries were resent, failure-free, in 4 of
+//! 22 runs at 1 MB; sampling the late entries' confirmations instead let the soft window follow
+//! a hole's detection and stalled a third-crashed stream (see docs/BENCHMARKS.md).
 
 use crate::picsou::pacing::Pacing;
 use crate::picsou::quack::{QuackTracker, quorum_value};
@@ -81,6 +90,10 @@ const LAG_SUSPECT_DELAYS: u32 = 5;
 /// the heavy receiver's broadcast queue still grew behind its first copies and one entry per
 /// stream was resent, failure-free; with three, none.
 const PASSED_ON: usize = 3;
+
+/// [`Outbound::late_ns`] loses `1 / LATE_DECAY` of itself per confirmation sample: halved after
+/// about 22, so the floor a burst of queueing raised does not outlive it by long.
+const LATE_DECAY: u64 = 32;
 
 /// Something the sending half wants done.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +180,10 @@ pub struct Outbound {
     /// Smoothed time from release to confirmation and its mean deviation, in nanoseconds.
     srtt_ns: Option<u64>,
     rttvar_ns: u64,
+    /// The longest time an entry some receiver had been counted missing took to reach it
+    /// anyway, without a resend, decaying by [`LATE_DECAY`] per confirmation sample: a floor
+    /// of the report spacing (see the module docs).
+    late_ns: u64,
     /// The byte limit of the soft window, following what the path confirms.
     pacing: Pacing,
     /// When each remote receiver and each relay of this cluster was last heard from, and since
@@ -220,6 +237,7 @@ impl Outbound {
             open_bytes: 0,
             srtt_ns: None,
             rttvar_ns: 0,
+            late_ns: 0,
             pacing,
             receivers_heard: Heard::new(n_r),
             peers_heard: Heard::new(n_s),
@@ -451,6 +469,7 @@ impl Outbound {
             }
         };
         self.srtt_ns = Some(srtt);
+        self.late_ns -= self.late_ns / LATE_DECAY;
         self.pacing
             .steer_entries(now, Duration::from_nanos(srtt), self.open);
     }
@@ -463,12 +482,13 @@ impl Outbound {
             Some(srtt) => {
                 let rto = srtt.saturating_add(self.rttvar_ns.saturating_mul(4));
                 let drain = self.pacing.drain_ns(self.open_bytes);
+                let floor = rto.max(drain).max(self.late_ns);
                 // The upper bound is `max_message_delay`, or twice the least confirmation time
                 // on a path whose round trip alone comes near it (a WAN): an entry cannot be
                 // confirmed faster than that, so reporting it sooner only resends what is on
                 // its way.
                 let ceiling = self.params.max_message_delay.max(self.pacing.min_rtt() * 2);
-                Duration::from_nanos(rto.max(drain)).clamp(self.params.noop_delay * 2, ceiling)
+                Duration::from_nanos(floor).clamp(self.params.noop_delay * 2, ceiling)
             }
         }
     }
@@ -660,6 +680,9 @@ impl Outbound {
         };
         let prev_next = self.acks[ji].as_ref().map_or(0, |a| a.next.0);
         self.acks[ji] = Some(clamped);
+        // Reports this ack fills are looked at before the QUACK forgets them: an entry late at
+        // most receivers is filled by the very ack that moves the QUACK past it.
+        self.forget_filled(now, j, ack);
         // Confirmation can only change for what this ack newly says j holds: the indices its
         // cumulative part newly covers (each is looked at once per receiver over the stream's
         // life) and those its φ-list names. Before the QUACK moves: the ack that completes a
@@ -698,7 +721,6 @@ impl Outbound {
         };
         let mut missing = vec![next];
         missing.extend((next + 1..hole_end).filter(|&k| !ack.phi_holds(StreamIndex(k))));
-        self.forget_filled(j, ack);
         for k in missing {
             self.report(now, j, k);
         }
@@ -780,16 +802,21 @@ impl Outbound {
         self.fire_roles(k);
     }
 
-    /// Receiver `j` now holds what `ack` says: forget its reports about those indices.
-    fn forget_filled(&mut self, j: NodeIdx, ack: &Ack) {
+    /// Receiver `j` now holds what `ack` says: forget its reports about those indices. A
+    /// counted report of `j`'s about an entry still at level 0 was premature: the entry was
+    /// late, not lost, and how late it was raises [`Outbound::late_ns`].
+    fn forget_filled(&mut self, now: Time, j: NodeIdx, ack: &Ack) {
         let upto = ack.highest_held().map_or(0, |h| h.0 + 1);
         // Only the reports this ack can touch are visited: after a third of the relays fell
         // silent, tens of thousands of raised entries wait for the QUACK, and a pass over all of
         // them on every ack made that simulation about 4× slower (n = 13, 100 B).
         let mut emptied = Vec::new();
+        let mut late = Vec::new();
         for (&k, rep) in self.reports.range_mut(..upto) {
             if ack.holds(StreamIndex(k)) {
-                rep.by.remove(&j);
+                if rep.by.remove(&j).is_some() && rep.level == 0 {
+                    late.push(k);
+                }
                 if rep.by.is_empty() && rep.level == 0 {
                     emptied.push(k);
                 }
@@ -797,6 +824,26 @@ impl Outbound {
         }
         for k in emptied {
             self.reports.remove(&k);
+        }
+        // Only entries whose original receiver holds them, and that came sooner than two
+        // spacings after their release: otherwise another relay may have fired the next level,
+        // and the copy that arrived may be its resend (Karn's rule again; resends go to other
+        // receivers than the original). Taken, such resends made `late_ns` follow the detection
+        // of holes, and with a third of the relays crashed an entry crossed once more than the
+        // pair bound.
+        let horizon = self.report_spacing().saturating_mul(2);
+        for k in late {
+            let original = self.schedule.receiver(StreamIndex(k)).as_usize();
+            let arrived = self.acks[original]
+                .as_ref()
+                .is_some_and(|a| a.holds(StreamIndex(k)));
+            if let Some(at) = self.stored(k).and_then(|s| s.released_at)
+                && arrived
+                && now.since(at) < horizon
+            {
+                let took = u64::try_from(now.since(at).as_nanos()).unwrap_or(u64::MAX);
+                self.late_ns = self.late_ns.max(took);
+            }
         }
     }
 
@@ -971,7 +1018,71 @@ fn pair_of_level(level: u32, pairs: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::pair_of_level;
+    use super::{Outbound, pair_of_level};
+    use crate::protocol::{Ack, ClusterConfig, Params};
+    use crate::testkit::TestChain;
+    use crate::types::{NodeIdx, Side, StreamIndex, Time};
+    use bytes::Bytes;
+    use std::time::Duration;
+
+    fn ack(next: u64) -> Ack {
+        Ack {
+            next: StreamIndex(next),
+            phi: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn an_entry_counted_missing_that_arrives_anyway_raises_the_report_spacing() {
+        let chain = TestChain::new(9);
+        let params = Params::default();
+        let mut out = Outbound::new(
+            NodeIdx(0),
+            ClusterConfig::bft(Side::A, 7),
+            ClusterConfig::bft(Side::B, 7),
+            params.clone(),
+            0,
+        );
+        let ms = |m: u64| Time::ZERO.add(Duration::from_millis(m));
+        let commit = |out: &mut Outbound, now: Time, ks: std::ops::Range<u64>| {
+            for k in ks {
+                let payload = TestChain::payload(StreamIndex(k), 40);
+                out.committed(now, chain.entry(Side::A, StreamIndex(k), payload));
+            }
+        };
+        // Entries 0..16 confirmed by every receiver 10 ms after their release.
+        commit(&mut out, ms(0), 0..16);
+        for j in 0..7 {
+            out.on_ack(ms(10), NodeIdx(j), &ack(16));
+        }
+        // Entry 16, released at 10 ms, is counted missing at two receivers other than its
+        // original one once it had the spacing to arrive.
+        commit(&mut out, ms(10), 16..20);
+        let quick = out.report_spacing();
+        assert!(quick < params.max_message_delay / 2, "{quick:?}");
+        let original = out.schedule.receiver(StreamIndex(16));
+        let others: Vec<NodeIdx> = (0..7).map(NodeIdx).filter(|&j| j != original).collect();
+        let counted_at = ms(11).add(quick);
+        for &j in &others[..2] {
+            out.on_ack(counted_at, j, &ack(16));
+        }
+        assert_eq!(out.resends(), 0);
+        // The first holds it 1.5 spacings after its release, while the original receiver is
+        // not known to: it may be another relay's resend, and says nothing.
+        let arrived = ms(10).add(quick * 3 / 2);
+        out.on_ack(arrived, others[0], &ack(17));
+        assert_eq!(out.report_spacing(), quick);
+        // Once the original receiver holds it, the second's copy was the original, late.
+        out.on_ack(arrived, original, &ack(17));
+        out.on_ack(arrived, others[1], &ack(17));
+        let late = quick * 3 / 2;
+        assert!(
+            out.report_spacing() >= late,
+            "{:?} after an entry {late:?} late",
+            out.report_spacing()
+        );
+        assert!(out.report_spacing() <= params.max_message_delay);
+    }
 
     #[test]
     fn levels_fire_the_roles_then_every_pair_in_turns_with_pauses() {
