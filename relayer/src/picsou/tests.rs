@@ -329,6 +329,25 @@ fn network_goes_quiet_once_everything_is_acknowledged() {
 }
 
 #[test]
+fn ack_turns_start_inside_a_smaller_remote_cluster() {
+    // Relays 4..7 of A have no namesake in B: their turns once started past B's last relay, and
+    // the next ack round's ordering underflowed (a panic in a debug build).
+    let net = Net::new(
+        ClusterConfig::bft(Side::A, 7),
+        ClusterConfig::bft(Side::B, 4),
+        Params::default(),
+    );
+    for id in net.ids() {
+        let remote = net.cluster(id.side.other()).n();
+        assert!(
+            net.nodes[&id].ack_rr < remote,
+            "{id}: {}",
+            net.nodes[&id].ack_rr
+        );
+    }
+}
+
+#[test]
 fn crashed_third_of_each_cluster_still_delivers_within_the_resend_bound() {
     for n in [4, 7] {
         let mut net = Net::bft(n);
