@@ -301,12 +301,10 @@ impl Picsou {
                     return;
                 }
                 self.inb.record(&entry);
+                // Got from a peer, it is not passed on, unless a sender later sends it to us
+                // directly (see `Admit::Duplicate` above).
                 if path == DeliveryPath::Direct {
                     self.broadcast(now, &entry);
-                } else {
-                    // Got it from a peer: never pass it on ourselves unless a sender later sends
-                    // it to us directly.
-                    self.inb.mark_broadcast(entry.k);
                 }
                 self.deliveries.push_back(Delivery { entry, from, path });
             }

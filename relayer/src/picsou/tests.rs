@@ -5,7 +5,7 @@
 
 use crate::picsou::Picsou;
 use crate::protocol::{
-    BatchKind, ClusterConfig, Entry, Event, Params, Protocol, Recovered, Setup, Transmit,
+    Batch, BatchKind, ClusterConfig, Entry, Event, Params, Protocol, Recovered, Setup, Transmit,
 };
 use crate::testkit::TestChain;
 use crate::types::{NodeId, Side, StreamIndex, Time};
@@ -487,4 +487,50 @@ fn wedge_is_recovered_by_fetching_from_peers() {
     net.assert_all_delivered_once(40);
     assert!(net.fetches > 0, "recovered without the §4.3 path");
     assert_eq!(net.resends(), 0, "QUACKed entries are never resent");
+}
+
+/// A relay that got an entry only by broadcast passes it on once a sender sends it to it
+/// directly: a resend goes there because other receivers still miss the entry.
+#[test]
+fn a_direct_copy_of_an_entry_got_by_broadcast_is_passed_on() {
+    let mut net = Net::bft(4);
+    let me = NodeId::new(Side::B, 1);
+    let entry = net.entry(Side::A, 0);
+    let batch = |kind: BatchKind| Batch {
+        epoch: 0,
+        kind,
+        entries: vec![entry.clone()],
+    };
+    let later = |t: Time| t.add(net.params.batch_delay * 2);
+    let node = net.nodes.get_mut(&me).unwrap();
+    let passed_on = |node: &mut Picsou| {
+        let mut to = BTreeSet::new();
+        while let Some(t) = node.poll_transmit() {
+            if matches!(t.batch.kind, BatchKind::Internal)
+                && t.batch.entries.iter().any(|e| e.k == entry.k)
+            {
+                to.insert(t.to.index.0);
+            }
+        }
+        to
+    };
+
+    let t0 = Time::ZERO;
+    node.handle_batch(t0, NodeId::new(Side::B, 0), batch(BatchKind::Internal));
+    node.handle_timeout(later(t0));
+    assert_eq!(
+        passed_on(node),
+        BTreeSet::new(),
+        "a broadcast copy is not passed on"
+    );
+
+    let t1 = later(t0);
+    let cross = BatchKind::Cross {
+        ack: None,
+        quack_claim: None,
+        exported: StreamIndex(1),
+    };
+    node.handle_batch(t1, NodeId::new(Side::A, 2), batch(cross));
+    node.handle_timeout(later(t1));
+    assert_eq!(passed_on(node), BTreeSet::from([0, 2, 3]));
 }
