@@ -28,10 +28,11 @@
 //!   every pair, the original included, for what the network lost.
 //! - **§4.3 wedge**: a sender that hears a report for an index below its claim point (its QUACK,
 //!   or past it as far as receivers of more than `u_r` stake individually hold every entry)
-//!   attaches that point as a claim on its next batch to that receiver; a receiver holding
-//!   claims from `r_s + 1` stake of senders that it is behind fetches the missing entries from
-//!   its own cluster's relays, which keep the last `fetch_retain` entries they delivered (at most
-//!   `fetch_retain_bytes` of them).
+//!   attaches that point as a claim on its next batch to that receiver (a report inside the
+//!   last claim that receiver was told asks for none, until `max_message_delay` has passed); a
+//!   receiver holding claims from `r_s + 1` stake of senders that it is behind fetches the
+//!   missing entries from its own cluster's relays, which keep the last `fetch_retain` entries
+//!   they delivered (at most `fetch_retain_bytes` of them).
 //!
 //! Time is always an argument; nothing here reads a clock, draws randomness or iterates a
 //! `HashMap`.
@@ -185,7 +186,11 @@ impl Picsou {
         let quack_claim = self
             .out
             .receiver_behind_claim(to)
-            .then(|| StreamIndex(self.out.claim_point()));
+            .then(|| self.out.claim_point());
+        if let Some(point) = quack_claim {
+            self.out.claim_sent(now, to, point);
+        }
+        let quack_claim = quack_claim.map(StreamIndex);
         let batch = Batch {
             epoch: self.setup.epoch,
             kind: BatchKind::Cross {

@@ -200,6 +200,8 @@ pub struct Outbound {
     confirmed_front: u64,
     /// Receivers behind our claim point that reported an index they will not get resent.
     owe_claim: BTreeSet<NodeIdx>,
+    /// Per receiver: the last claim point it was sent, and when (see [`Outbound::report`]).
+    claims_told: Vec<Option<(u64, Time)>>,
     /// Receivers whose acks stay behind the QUACK.
     lag: AckLagWatch,
     originals_sent: u64,
@@ -246,6 +248,7 @@ impl Outbound {
             window_moved: Time::ZERO,
             confirmed_front: quack,
             owe_claim: BTreeSet::new(),
+            claims_told: vec![None; n_r],
             lag,
             originals_sent: 0,
             resends: 0,
@@ -302,6 +305,14 @@ impl Outbound {
                 .is_some_and(|s| s.confirmed)
         {
             self.confirmed_front += 1;
+        }
+    }
+
+    /// Records that a batch to receiver `j` carried the claim `point`: it is no longer owed one.
+    pub fn claim_sent(&mut self, now: Time, j: NodeIdx, point: u64) {
+        self.owe_claim.remove(&j);
+        if let Some(told) = self.claims_told.get_mut(j.as_usize()) {
+            *told = Some((point, now));
         }
     }
 
@@ -753,8 +764,17 @@ impl Outbound {
         }
         if k < self.claim_point() {
             // We may have forgotten it, and will not resend it anyway (a correct receiver holds
-            // it): tell j how far the claim point is so it can fetch (§4.3).
-            self.owe_claim.insert(j);
+            // it): tell j how far the claim point is so it can fetch (§4.3). Unless the last
+            // claim j was sent already covers `k`: then j may fetch it, and is only slow to get
+            // it (over libp2p at n = 7, claims told again on every such report were a third of
+            // all frames). That claim is told again after `max_message_delay`, in case the
+            // batch that carried it was lost or j restarted since.
+            let told = self.claims_told[j.as_usize()];
+            if told.is_none_or(|(point, at)| {
+                k >= point || now >= at.add(self.params.max_message_delay)
+            }) {
+                self.owe_claim.insert(j);
+            }
             return;
         }
         let spacing = self.report_spacing();
@@ -1089,6 +1109,63 @@ mod tests {
             "{:?} after an entry {late:?} late",
             out.report_spacing()
         );
+    }
+
+    #[test]
+    fn a_receiver_is_told_a_claim_again_only_past_it_or_after_max_message_delay() {
+        let chain = TestChain::new(9);
+        let params = Params::default();
+        let mut out = Outbound::new(
+            NodeIdx(0),
+            ClusterConfig::bft(Side::A, 4),
+            ClusterConfig::bft(Side::B, 4),
+            params.clone(),
+            0,
+        );
+        let ms = |m: u64| Time::ZERO.add(Duration::from_millis(m));
+        for k in 0..30 {
+            let payload = TestChain::payload(StreamIndex(k), 40);
+            out.committed(ms(0), chain.entry(Side::A, StreamIndex(k), payload));
+        }
+        let (slow, fast) = (NodeIdx(3), [NodeIdx(0), NodeIdx(1), NodeIdx(2)]);
+        // The slow receiver misses only `next` (a broadcast that is late) and holds the rest.
+        let missing_only = |next: u64| Ack {
+            next: StreamIndex(next),
+            phi: Bytes::from(vec![0xff; 8]),
+        };
+        for j in fast {
+            out.on_ack(ms(10), j, &ack(10));
+        }
+        assert_eq!(out.claim_point(), 10);
+        // The slow receiver reports an entry below the claim point: it is owed a claim.
+        out.on_ack(ms(11), slow, &missing_only(5));
+        assert_eq!(
+            out.take_owed_claims().into_iter().collect::<Vec<_>>(),
+            [slow]
+        );
+        out.claim_sent(ms(12), slow, out.claim_point());
+        // Still behind, but inside what it was told: it may fetch, so nothing more is owed,
+        // though the claim point has moved on since.
+        for j in fast {
+            out.on_ack(ms(20), j, &ack(20));
+        }
+        out.on_ack(ms(21), slow, &missing_only(7));
+        assert!(!out.owes_claims());
+        // Past what it was told: owed again.
+        out.on_ack(ms(22), slow, &missing_only(12));
+        assert!(out.owes_claims());
+        // A claim carried by any batch settles what is owed.
+        out.claim_sent(ms(23), slow, out.claim_point());
+        assert!(!out.owes_claims());
+        out.on_ack(ms(24), slow, &missing_only(13));
+        assert!(!out.owes_claims());
+        // The batch may have been lost: told again once `max_message_delay` has passed.
+        out.on_ack(
+            ms(23).add(params.max_message_delay),
+            slow,
+            &missing_only(13),
+        );
+        assert!(out.owes_claims());
     }
 
     #[test]
