@@ -1060,32 +1060,40 @@ mod tests {
         }
     }
 
+    /// Relay A0's sending half, clusters of `n` relays of unit stake, default parameters.
+    fn sender(n: usize) -> Outbound {
+        let (a, b) = (
+            ClusterConfig::bft(Side::A, n),
+            ClusterConfig::bft(Side::B, n),
+        );
+        Outbound::new(NodeIdx(0), a, b, Params::default(), 0)
+    }
+
+    fn ms(m: u64) -> Time {
+        Time::ZERO.add(Duration::from_millis(m))
+    }
+
+    /// Hands `out` entries `ks` of cluster A's stream at `now`.
+    fn commit(chain: &TestChain, out: &mut Outbound, now: Time, ks: std::ops::Range<u64>) {
+        for k in ks {
+            let payload = TestChain::payload(StreamIndex(k), 40);
+            out.committed(now, chain.entry(Side::A, StreamIndex(k), payload));
+        }
+    }
+
     #[test]
     fn an_entry_counted_missing_that_arrives_anyway_raises_the_report_spacing() {
         let chain = TestChain::new(9);
         let params = Params::default();
-        let mut out = Outbound::new(
-            NodeIdx(0),
-            ClusterConfig::bft(Side::A, 7),
-            ClusterConfig::bft(Side::B, 7),
-            params.clone(),
-            0,
-        );
-        let ms = |m: u64| Time::ZERO.add(Duration::from_millis(m));
-        let commit = |out: &mut Outbound, now: Time, ks: std::ops::Range<u64>| {
-            for k in ks {
-                let payload = TestChain::payload(StreamIndex(k), 40);
-                out.committed(now, chain.entry(Side::A, StreamIndex(k), payload));
-            }
-        };
+        let mut out = sender(7);
         // Entries 0..16 confirmed by every receiver 10 ms after their release.
-        commit(&mut out, ms(0), 0..16);
+        commit(&chain, &mut out, ms(0), 0..16);
         for j in 0..7 {
             out.on_ack(ms(10), NodeIdx(j), &ack(16));
         }
         // Entry 16, released at 10 ms, is counted missing at two receivers other than its
         // original one once it had the spacing to arrive.
-        commit(&mut out, ms(10), 16..20);
+        commit(&chain, &mut out, ms(10), 16..20);
         let quick = out.report_spacing();
         assert!(quick < params.max_message_delay / 2, "{quick:?}");
         let original = out.schedule.receiver(StreamIndex(16));
@@ -1115,18 +1123,8 @@ mod tests {
     fn a_receiver_is_told_a_claim_again_only_past_it_or_after_max_message_delay() {
         let chain = TestChain::new(9);
         let params = Params::default();
-        let mut out = Outbound::new(
-            NodeIdx(0),
-            ClusterConfig::bft(Side::A, 4),
-            ClusterConfig::bft(Side::B, 4),
-            params.clone(),
-            0,
-        );
-        let ms = |m: u64| Time::ZERO.add(Duration::from_millis(m));
-        for k in 0..30 {
-            let payload = TestChain::payload(StreamIndex(k), 40);
-            out.committed(ms(0), chain.entry(Side::A, StreamIndex(k), payload));
-        }
+        let mut out = sender(4);
+        commit(&chain, &mut out, ms(0), 0..30);
         let (slow, fast) = (NodeIdx(3), [NodeIdx(0), NodeIdx(1), NodeIdx(2)]);
         // The slow receiver misses only `next` (a broadcast that is late) and holds the rest.
         let missing_only = |next: u64| Ack {
