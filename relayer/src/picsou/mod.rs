@@ -181,21 +181,13 @@ impl Picsou {
     }
 
     /// Sends a cross batch to remote relay `to`, carrying our ack, a claim if it is behind our
-    /// claim point ([`Outbound::claim_point`]), and the entries given.
+    /// claim point ([`Outbound::claim_for`]), and the entries given.
     fn send_cross(&mut self, now: Time, to: NodeIdx, entries: Vec<Entry>) {
-        let quack_claim = self
-            .out
-            .receiver_behind_claim(to)
-            .then(|| self.out.claim_point());
-        if let Some(point) = quack_claim {
-            self.out.claim_sent(now, to, point);
-        }
-        let quack_claim = quack_claim.map(StreamIndex);
         let batch = Batch {
             epoch: self.setup.epoch,
             kind: BatchKind::Cross {
                 ack: Some(self.inb.ack()),
-                quack_claim,
+                quack_claim: self.out.claim_for(now, to).map(StreamIndex),
                 exported: StreamIndex(self.out.exported()),
             },
             entries,

@@ -290,10 +290,21 @@ impl Outbound {
         self.quack().max(self.confirmed_front)
     }
 
-    /// Whether receiver `j` is behind our claim point (so claims should be sent to it).
-    pub fn receiver_behind_claim(&self, j: NodeIdx) -> bool {
-        let next = self.acks[j.as_usize()].as_ref().map_or(0, |a| a.next.0);
-        next < self.claim_point()
+    /// The claim a batch about to go to receiver `j` carries: our claim point, if `j` is behind
+    /// it. It is recorded as told, so `j` is no longer owed one (see [`Outbound::report`]).
+    pub fn claim_for(&mut self, now: Time, j: NodeIdx) -> Option<u64> {
+        let next = self
+            .acks
+            .get(j.as_usize())?
+            .as_ref()
+            .map_or(0, |a| a.next.0);
+        let point = self.claim_point();
+        if next >= point {
+            return None;
+        }
+        self.owe_claim.remove(&j);
+        self.claims_told[j.as_usize()] = Some((point, now));
+        Some(point)
     }
 
     /// Moves [`Outbound::confirmed_front`] past every confirmed entry.
@@ -305,14 +316,6 @@ impl Outbound {
                 .is_some_and(|s| s.confirmed)
         {
             self.confirmed_front += 1;
-        }
-    }
-
-    /// Records that a batch to receiver `j` carried the claim `point`: it is no longer owed one.
-    pub fn claim_sent(&mut self, now: Time, j: NodeIdx, point: u64) {
-        self.owe_claim.remove(&j);
-        if let Some(told) = self.claims_told.get_mut(j.as_usize()) {
-            *told = Some((point, now));
         }
     }
 
@@ -1141,7 +1144,7 @@ mod tests {
             out.take_owed_claims().into_iter().collect::<Vec<_>>(),
             [slow]
         );
-        out.claim_sent(ms(12), slow, out.claim_point());
+        assert_eq!(out.claim_for(ms(12), slow), Some(10));
         // Still behind, but inside what it was told: it may fetch, so nothing more is owed,
         // though the claim point has moved on since.
         for j in fast {
@@ -1152,8 +1155,9 @@ mod tests {
         // Past what it was told: owed again.
         out.on_ack(ms(22), slow, &missing_only(12));
         assert!(out.owes_claims());
-        // A claim carried by any batch settles what is owed.
-        out.claim_sent(ms(23), slow, out.claim_point());
+        // A claim carried by any batch settles what is owed; receivers not behind get none.
+        assert_eq!(out.claim_for(ms(23), slow), Some(20));
+        assert_eq!(out.claim_for(ms(23), fast[0]), None);
         assert!(!out.owes_claims());
         out.on_ack(ms(24), slow, &missing_only(13));
         assert!(!out.owes_claims());
