@@ -438,6 +438,17 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
+/// The slowest and fastest of a capacity's probes in MB/s ("566–605"), or "-" without probes.
+fn probe_range(probes: &[f64]) -> String {
+    let lo = probes.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = probes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if probes.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("{:.0}–{:.0}", lo / 1e6, hi / 1e6)
+    }
+}
+
 fn human_size(size: usize) -> String {
     if size >= 1_000_000 && size.is_multiple_of(1_000_000) {
         format!("{} MB", size / 1_000_000)
@@ -517,11 +528,12 @@ pub fn tables(report: &Report) -> String {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "{:>7} {:>9} {:>9} {:>10} {:>6} {:>12} {:>6} {:>9} {:>9} {:>9}",
+            "{:>7} {:>9} {:>9} {:>10} {:>11} {:>6} {:>12} {:>6} {:>9} {:>9} {:>9}",
             "size",
             "entries",
             "frame B",
             "raw MB/s",
+            "raw probes",
             "cores",
             "sealed MB/s",
             "cores",
@@ -532,11 +544,12 @@ pub fn tables(report: &Report) -> String {
         for c in &report.capacity {
             let _ = writeln!(
                 s,
-                "{:>7} {:>9} {:>9} {:>10.1} {:>6.2} {:>12.1} {:>6.2} {:>9.0} {:>9.0} {:>9.0}",
+                "{:>7} {:>9} {:>9} {:>10.1} {:>11} {:>6.2} {:>12.1} {:>6.2} {:>9.0} {:>9.0} {:>9.0}",
                 human_size(c.size),
                 c.entries_per_frame,
                 c.frame_len,
                 c.raw_bytes_per_s / 1e6,
+                probe_range(&c.raw_probes_bytes_per_s),
                 c.raw_cores_busy,
                 c.sealed_bytes_per_s / 1e6,
                 c.sealed_cores_busy,
@@ -611,6 +624,12 @@ mod tests {
             secs: 1.0,
             dropped: 0,
         }
+    }
+
+    #[test]
+    fn the_capacity_table_shows_the_spread_of_the_probes() {
+        assert_eq!(probe_range(&[5.66e8, 6.05e8, 5.82e8]), "566–605");
+        assert_eq!(probe_range(&[]), "-");
     }
 
     #[test]
