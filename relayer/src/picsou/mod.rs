@@ -25,7 +25,8 @@
 //!   resend level of `k` is the largest `N` such that `r_r + 1` stake reported it `N + 1` times.
 //! - **Resend roles** ([`resend`]): role `i ≥ 1` of `k` resends to its receiver once the level
 //!   reaches `i`, unless `u_r + 1` stake already individually hold `k`; higher levels retry
-//!   every pair, the original included, for what the network lost.
+//!   every pair, the original included, for what the network lost, once every role had time to
+//!   fire (relays count reports at different spacings).
 //! - **§4.3 wedge**: a sender that hears a report for an index below its claim point (its QUACK,
 //!   or past it as far as receivers of more than `u_r` stake individually hold every entry)
 //!   attaches that point as a claim on its next batch to that receiver (a report inside the

@@ -498,14 +498,19 @@ impl Outbound {
                 let rto = srtt.saturating_add(self.rttvar_ns.saturating_mul(4));
                 let drain = self.pacing.drain_ns(self.open_bytes);
                 let floor = rto.max(drain).max(self.late_ns);
-                // The upper bound is `max_message_delay`, or twice the least confirmation time
-                // on a path whose round trip alone comes near it (a WAN): an entry cannot be
-                // confirmed faster than that, so reporting it sooner only resends what is on
-                // its way.
-                let ceiling = self.params.max_message_delay.max(self.pacing.min_rtt() * 2);
-                Duration::from_nanos(floor).clamp(self.params.noop_delay * 2, ceiling)
+                Duration::from_nanos(floor)
+                    .clamp(self.params.noop_delay * 2, self.spacing_ceiling())
             }
         }
+    }
+
+    /// The longest [`Outbound::report_spacing`]: `max_message_delay`, or twice the least
+    /// confirmation time on a path whose round trip alone comes near it (a WAN): an entry cannot
+    /// be confirmed faster than that, so reporting it sooner only resends what is on its way.
+    fn spacing_ceiling(&self) -> Duration {
+        self.params
+            .max_message_delay
+            .max(self.pacing.min_rtt().saturating_mul(2))
     }
 
     /// Whether some entry handed in is not yet QUACKed.
@@ -791,9 +796,21 @@ impl Outbound {
         if let Some(s) = self.stored_mut(k) {
             s.reported = true;
         }
+        let longest = self.spacing_ceiling();
         let rep = self.reports.entry(k).or_default();
         if rep.raised.is_some_and(|(_, at)| now < at.add(spacing)) {
             // The raise's resends have not had time to arrive.
+            return;
+        }
+        if rep.pairs.is_empty() {
+            rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, StreamIndex(k));
+        }
+        let roles = rep.pairs.len().saturating_sub(1);
+        if roles > 0
+            && rep.level as usize >= roles
+            && now < released_at.add(retry_after(longest, rep.pairs.len()))
+        {
+            // Every role has fired here; the other role senders may count more slowly.
             return;
         }
         let tally = rep.by.entry(j).or_insert(Tally {
@@ -1027,6 +1044,23 @@ impl Heard {
     }
 }
 
+/// How long after its release an entry's loss reports may take it past its last resend role,
+/// into the turns retried for what the network lost (see [`pair_of_level`]).
+///
+/// Each relay counts reports at its own spacing, and spacings differ: in seed 5114 of the random
+/// mix (8 and 7 relays, two receivers omitting their broadcasts, the original's and the first
+/// role's), the original sender counted every 4 ms and retried its own pair at level 9 while the
+/// sender of role 2, counting every 129 ms, had not yet reached level 2; the entry crossed 6
+/// times, one more than the `u_s + u_r + 1` bound. No spacing is longer than `longest` (the
+/// spacing's ceiling, `max_message_delay` on a LAN), and no message in a synchronous run takes
+/// longer, so the sender of role `i` fires it within `(i + 1)·longest` of the release (its first
+/// report counts one spacing after the release, and level `i` is its `(i + 1)`-th), and the copy
+/// it sends is held, passed on and acked within three more: `pairs + 3` in all, `pairs − 1`
+/// being the last role.
+fn retry_after(longest: Duration, pairs: usize) -> Duration {
+    longest.saturating_mul(u32::try_from(pairs).unwrap_or(u32::MAX).saturating_add(3))
+}
+
 /// Which role pair (an index into the role list of `pairs` pairs, 0 the original) resend level
 /// `level` fires, if any.
 ///
@@ -1034,7 +1068,8 @@ impl Heard {
 /// synchronous run one of them is correct at both ends and ends it. Then, for what the network
 /// lost (a cut link, a dropped connection), every pair takes a turn again, the original first,
 /// each turn after a pause: levels `roles + 1 ..= 2·roles` fire nothing, the next `pairs` levels
-/// fire pairs `0 ..= roles`, the `pairs` after them nothing, and so on.
+/// fire pairs `0 ..= roles`, the `pairs` after them nothing, and so on. Reports take an entry
+/// past level `roles` only [`retry_after`] its release, so that every role has fired first.
 /// When the original pair is the whole list (both its ends hold more stake than can fail), it
 /// is retried from level 1 on alternate levels.
 fn pair_of_level(level: u32, pairs: usize) -> Option<usize> {
@@ -1120,6 +1155,68 @@ mod tests {
             "{:?} after an entry {late:?} late",
             out.report_spacing()
         );
+    }
+
+    #[test]
+    fn a_quick_sender_retries_its_own_pair_only_after_every_role_had_time_to_fire() {
+        use super::{OutAction, retry_after};
+        let chain = TestChain::new(9);
+        let params = Params::default();
+        let mut out = sender(7);
+        // Entries 0..16 confirmed by every receiver 10 ms after their release: this relay
+        // counts reports quickly, far faster than max_message_delay.
+        commit(&chain, &mut out, ms(0), 0..16);
+        for j in 0..7 {
+            out.on_ack(ms(10), NodeIdx(j), &ack(16));
+        }
+        // `k` is this relay's own original: it holds no resend role for it, only the turn of
+        // pair 0 once the roles are done (level 2·4 + 1 with four roles).
+        let k = (16..)
+            .find(|&k| out.schedule.sender(StreamIndex(k)) == NodeIdx(0))
+            .expect("A0 sends some index");
+        commit(&chain, &mut out, ms(10), 16..k + 1);
+        for j in 0..7 {
+            out.on_ack(ms(11), NodeIdx(j), &ack(k));
+        }
+        let spacing = out.report_spacing();
+        assert!(spacing < params.max_message_delay / 4, "{spacing:?}");
+        let released = ms(10);
+        let gate = released.add(retry_after(params.max_message_delay, 5));
+        // Every receiver reports it missing at every spacing; its resends (level > 0) are
+        // watched.
+        let retries = |out: &mut Outbound| {
+            out.take_actions()
+                .into_iter()
+                .filter_map(|a| match a {
+                    OutAction::Send { entry, level, .. } if entry.k.0 == k && level > 0 => {
+                        Some(level)
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<u32>>()
+        };
+        let mut now = ms(11);
+        while now < gate {
+            now = now.add(spacing);
+            for j in 0..7 {
+                out.on_ack(now, NodeIdx(j), &ack(k));
+            }
+            assert_eq!(
+                retries(&mut out),
+                Vec::<u32>::new(),
+                "retried at {now:?}, before {gate:?}"
+            );
+        }
+        // Past the gate, the reports take it on through the pauses to pair 0's turn.
+        let mut fired = Vec::new();
+        for _ in 0..6 {
+            now = now.add(spacing);
+            for j in 0..7 {
+                out.on_ack(now, NodeIdx(j), &ack(k));
+            }
+            fired.extend(retries(&mut out));
+        }
+        assert_eq!(fired, [9], "pair 0 retried once, at level 9");
     }
 
     #[test]
