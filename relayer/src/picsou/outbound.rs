@@ -1049,14 +1049,14 @@ impl Heard {
 ///
 /// Each relay counts reports at its own spacing, and spacings differ: in seed 5114 of the random
 /// mix (8 and 7 relays, two receivers omitting their broadcasts, the original's and the first
-/// role's), the original sender counted every 4 ms and retried its own pair at level 9 while the
-/// sender of role 2, counting every 129 ms, had not yet reached level 2; the entry crossed 6
-/// times, one more than the `u_s + u_r + 1` bound. No spacing is longer than `longest` (the
-/// spacing's ceiling, `max_message_delay` on a LAN), and no message in a synchronous run takes
-/// longer, so the sender of role `i` fires it within `(i + 1)·longest` of the release (its first
-/// report counts one spacing after the release, and level `i` is its `(i + 1)`-th), and the copy
-/// it sends is held, passed on and acked within three more: `pairs + 3` in all, `pairs − 1`
-/// being the last role.
+/// role's), the original sender counted every 4 to 7 ms and retried its own pair at level 9
+/// while the sender of role 2, counting every 22 and then 129 ms, had not reached level 2; the
+/// entry crossed 6 times, one more than the `u_s + u_r + 1` bound. No spacing is longer than
+/// `longest` (the spacing's ceiling, `max_message_delay` on a LAN), and no message in a
+/// synchronous run takes longer, so the sender of role `i` fires it within `(i + 1)·longest` of
+/// the release (its first report counts one spacing after the release, and level `i` is its
+/// `(i + 1)`-th), and the copy it sends is held, passed on and acked within three more:
+/// `pairs + 3` in all, `pairs − 1` being the last role.
 fn retry_after(longest: Duration, pairs: usize) -> Duration {
     longest.saturating_mul(u32::try_from(pairs).unwrap_or(u32::MAX).saturating_add(3))
 }
