@@ -1119,16 +1119,22 @@ mod tests {
         }
     }
 
+    /// Relay A0 of 7 + 7 (see [`sender`]) with entries 0..16, which every receiver confirmed
+    /// 10 ms after their release: its report spacing is far below `max_message_delay`.
+    fn quick_sender(chain: &TestChain) -> Outbound {
+        let mut out = sender(7);
+        commit(chain, &mut out, ms(0), 0..16);
+        for j in 0..7 {
+            out.on_ack(ms(10), NodeIdx(j), &ack(16));
+        }
+        out
+    }
+
     #[test]
     fn an_entry_counted_missing_that_arrives_anyway_raises_the_report_spacing() {
         let chain = TestChain::new(9);
         let params = Params::default();
-        let mut out = sender(7);
-        // Entries 0..16 confirmed by every receiver 10 ms after their release.
-        commit(&chain, &mut out, ms(0), 0..16);
-        for j in 0..7 {
-            out.on_ack(ms(10), NodeIdx(j), &ack(16));
-        }
+        let mut out = quick_sender(&chain);
         // Entry 16, released at 10 ms, is counted missing at two receivers other than its
         // original one once it had the spacing to arrive.
         commit(&chain, &mut out, ms(10), 16..20);
@@ -1162,13 +1168,7 @@ mod tests {
         use super::{OutAction, retry_after};
         let chain = TestChain::new(9);
         let params = Params::default();
-        let mut out = sender(7);
-        // Entries 0..16 confirmed by every receiver 10 ms after their release: this relay
-        // counts reports quickly, far faster than max_message_delay.
-        commit(&chain, &mut out, ms(0), 0..16);
-        for j in 0..7 {
-            out.on_ack(ms(10), NodeIdx(j), &ack(16));
-        }
+        let mut out = quick_sender(&chain);
         // `k` is this relay's own original: it holds no resend role for it, only the turn of
         // pair 0 once the roles are done (level 2·4 + 1 with four roles).
         let k = (16..)
