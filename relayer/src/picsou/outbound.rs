@@ -144,16 +144,30 @@ struct Tally {
 }
 
 /// Loss reports about one index, from the receivers that reported it missing.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Reports {
     /// Per reporting receiver.
     by: BTreeMap<NodeIdx, Tally>,
     level: u32,
+    /// The index's role pairs ([`role_pairs`]), 0 the original.
     pairs: Vec<RolePair>,
     done: BTreeSet<u32>,
     /// The level silence raised this index to, and when: reports counted since then climb on
     /// from there instead of from level 0 (see [`Outbound::report`]).
     raised: Option<(u32, Time)>,
+}
+
+impl Reports {
+    /// No report yet about an index whose role pairs are `pairs`.
+    fn new(pairs: Vec<RolePair>) -> Self {
+        Reports {
+            by: BTreeMap::new(),
+            level: 0,
+            pairs,
+            done: BTreeSet::new(),
+            raised: None,
+        }
+    }
 }
 
 /// Sender state of this relay's cluster stream.
@@ -577,10 +591,9 @@ impl Outbound {
                 continue;
             }
             let me = self.me;
-            let rep = self.reports.entry(k).or_default();
-            if rep.pairs.is_empty() {
-                rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, ik);
-            }
+            let rep = self.reports.entry(k).or_insert_with(|| {
+                Reports::new(role_pairs(&self.schedule, &self.local, &self.remote, ik))
+            });
             let pairs = rep.pairs.len();
             // Only the latest level is made again: once a later one fired, the ladder has moved
             // past it, and making both again would cross the pair bound.
@@ -797,13 +810,17 @@ impl Outbound {
             s.reported = true;
         }
         let longest = self.spacing_ceiling();
-        let rep = self.reports.entry(k).or_default();
+        let rep = self.reports.entry(k).or_insert_with(|| {
+            Reports::new(role_pairs(
+                &self.schedule,
+                &self.local,
+                &self.remote,
+                StreamIndex(k),
+            ))
+        });
         if rep.raised.is_some_and(|(_, at)| now < at.add(spacing)) {
             // The raise's resends have not had time to arrive.
             return;
-        }
-        if rep.pairs.is_empty() {
-            rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, StreamIndex(k));
         }
         let roles = rep.pairs.len().saturating_sub(1);
         if roles > 0
@@ -900,9 +917,6 @@ impl Outbound {
         let Some(rep) = self.reports.get_mut(&k) else {
             return;
         };
-        if rep.pairs.is_empty() {
-            rep.pairs = role_pairs(&self.schedule, &self.local, &self.remote, StreamIndex(k));
-        }
         let pairs = rep.pairs.len();
         let mine: Vec<(u32, NodeIdx)> = (1..=rep.level)
             .filter(|i| !rep.done.contains(i))
