@@ -6,7 +6,7 @@
 //! `PICSOU_SWEEP_SEEDS=N` runs a different number of seeds (e.g. 10 000 before a release).
 
 use relayer::protocol::ProtocolKind;
-use relayer::sim::{mix, run};
+use relayer::sim::{SimConfig, mix, run};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,11 +20,10 @@ const ONCE_BROKEN: &[(u64, &str)] = &[(
      then 129 ms, had fired",
 )];
 
-/// Runs `seed`'s scenario: what broke (with the command that replays it), if anything, and
-/// how many resends it made.
-fn check(seed: u64) -> (Option<String>, u64) {
-    let cfg = mix::random(ProtocolKind::Picsou, seed);
-    match run(&cfg) {
+/// Runs `cfg`, seed `seed`'s scenario: what broke (with the command that replays it), if
+/// anything, and how many resends it made.
+fn check(seed: u64, cfg: &SimConfig) -> (Option<String>, u64) {
+    match run(cfg) {
         Err(e) => (Some(format!("seed {seed}: does not start: {e}")), 0),
         Ok(r) => {
             let mut v = r.violations.clone();
@@ -47,7 +46,7 @@ fn check(seed: u64) -> (Option<String>, u64) {
 #[test]
 fn seeds_that_once_broke_an_invariant_hold_it() {
     for &(seed, broke) in ONCE_BROKEN {
-        let (problem, _) = check(seed);
+        let (problem, _) = check(seed, &mix::random(ProtocolKind::Picsou, seed));
         assert!(problem.is_none(), "{broke}, and still does:\n{problem:?}");
     }
 }
@@ -75,7 +74,7 @@ fn picsou_holds_every_invariant_across_a_thousand_random_scenarios() {
                     if !cfg.faults.is_empty() {
                         faulty.fetch_add(1, Ordering::Relaxed);
                     }
-                    let (problem, resent) = check(seed);
+                    let (problem, resent) = check(seed, &cfg);
                     resends.fetch_add(resent, Ordering::Relaxed);
                     if let Some(p) = problem {
                         failures
