@@ -33,7 +33,8 @@
 //!   last claim that receiver was told asks for none, until `max_message_delay` has passed); a
 //!   receiver holding claims from `r_s + 1` stake of senders that it is behind fetches the
 //!   missing entries from its own cluster's relays, which keep the last `fetch_retain` entries
-//!   they delivered (at most `fetch_retain_bytes` of them).
+//!   they delivered (at most `fetch_retain_bytes` of them). It waits `fetch_delay` first, or
+//!   longer once entries it fetched arrived by broadcast anyway (see [`Picsou::fetch_wait`]).
 //!
 //! Time is always an argument; nothing here reads a clock, draws randomness or iterates a
 //! `HashMap`.
@@ -65,8 +66,23 @@ use std::time::Duration;
 /// Most indices one fetch asks for, and most a relay answers in one go.
 const FETCH_MAX: usize = 1024;
 
+/// [`Picsou::fetch_wait`]'s learned part loses `1 / FETCH_LATE_DECAY` of itself per entry that
+/// arrives by broadcast without having been fetched: halved after about 44 of them.
+const FETCH_LATE_DECAY: u64 = 64;
+
 /// Keep-alives per `max_message_delay` (the silence after which a relay is taken for down).
 const KEEPALIVES_PER_SILENCE: u32 = 8;
+
+/// One index a relay fetched.
+#[derive(Clone, Copy, Debug)]
+struct Asked {
+    /// When it was asked for.
+    at: Time,
+    /// The peer asked.
+    peer: NodeIdx,
+    /// How long it had been missing below a wedge point by then.
+    waited: Duration,
+}
 
 /// One relay running Picsou.
 pub struct Picsou {
@@ -98,8 +114,11 @@ pub struct Picsou {
     fetch_rr: usize,
     /// A §4.3 wedge point above our `next`, and when we first saw it.
     wedge_seen: Option<(u64, Time)>,
-    /// Indices this relay asked a peer for, and when (see [`Picsou::maybe_fetch`]).
-    asked: BTreeMap<u64, Time>,
+    /// Indices this relay asked a peer for (see [`Picsou::maybe_fetch`]).
+    asked: BTreeMap<u64, Asked>,
+    /// The longest an entry this relay fetched had been missing when another peer's copy of it
+    /// arrived anyway, decaying (see [`Picsou::fetch_wait`]).
+    fetch_late_ns: u64,
     /// When this relay last sent anything to each relay of its cluster and of the other one.
     sent_local: Vec<Time>,
     sent_remote: Vec<Time>,
@@ -158,6 +177,7 @@ impl Picsou {
             fetch_rr: setup.me.index.as_usize(),
             wedge_seen: None,
             asked: BTreeMap::new(),
+            fetch_late_ns: 0,
             sent_local: vec![Time::ZERO; setup.local.n()],
             sent_remote: vec![Time::ZERO; setup.remote.n()],
             setup,
@@ -285,6 +305,9 @@ impl Picsou {
                 self.misbehaviour(from, MisbehaviourKind::OutOfWindow, detail);
             }
             Admit::Duplicate => {
+                if path == DeliveryPath::Internal {
+                    self.note_internal_copy(now, from.index, entry.k);
+                }
                 // A direct copy of something we only got by broadcast means the sender counts on
                 // us to pass it on: do so once, from our own verified copy.
                 if path == DeliveryPath::Direct
@@ -301,12 +324,44 @@ impl Picsou {
                 self.inb.record(&entry);
                 // Got from a peer, it is not passed on, unless a sender later sends it to us
                 // directly (see `Admit::Duplicate` above).
-                if path == DeliveryPath::Direct {
-                    self.broadcast(now, &entry);
+                match path {
+                    DeliveryPath::Direct => self.broadcast(now, &entry),
+                    DeliveryPath::Internal => self.note_internal_copy(now, from.index, entry.k),
                 }
                 self.deliveries.push_back(Delivery { entry, from, path });
             }
         }
+    }
+
+    /// Learns from a copy of `k` a peer sent: if it is not the answer to our fetch of `k`, the
+    /// fetch was early by the time `k` had been missing, and [`Picsou::fetch_wait`] rises to
+    /// it; a copy of an entry never fetched lowers the learned wait a little.
+    fn note_internal_copy(&mut self, now: Time, from: NodeIdx, k: StreamIndex) {
+        match self.asked.get(&k.0) {
+            Some(a) if a.peer != from => {
+                let missing = now.since(a.at).saturating_add(a.waited);
+                let ns = u64::try_from(missing.as_nanos()).unwrap_or(u64::MAX);
+                self.fetch_late_ns = self.fetch_late_ns.max(ns);
+                self.asked.remove(&k.0);
+            }
+            Some(_) => {}
+            None => self.fetch_late_ns -= self.fetch_late_ns / FETCH_LATE_DECAY,
+        }
+    }
+
+    /// How long indices stay missing below a wedge point before this relay fetches them:
+    /// `fetch_delay`, or, if longer, the longest an entry it fetched had been missing when a copy
+    /// from another peer (the broadcast it was waiting for) arrived anyway; never above
+    /// `max_message_delay`. In a failure-free run every fetched entry also arrives by broadcast,
+    /// so each fetch is a copy too many: over libp2p with 7 + 7 relays sharing two cores, 1 MB
+    /// broadcasts ran later than `fetch_delay` (100 ms there) and fetches added half a copy per
+    /// message to the 6 internal copies it needs (see docs/BENCHMARKS.md). A Byzantine peer
+    /// sending late copies of what we fetched can stretch it only up to that cap.
+    fn fetch_wait(&self) -> Duration {
+        let p = &self.setup.params;
+        Duration::from_nanos(self.fetch_late_ns)
+            .max(p.fetch_delay)
+            .min(p.max_message_delay.max(p.fetch_delay))
     }
 
     /// Answers a peer's fetch from retained entries.
@@ -322,8 +377,8 @@ impl Picsou {
     }
 
     /// Asks a peer for entries a quorum of senders says some correct relay here holds, once they
-    /// have stayed missing for `fetch_delay` (entries merely in flight by broadcast arrive
-    /// sooner and are not fetched). An index is asked for again only after `max_message_delay`:
+    /// have stayed missing for [`Picsou::fetch_wait`] (entries merely in flight by broadcast
+    /// arrive sooner and are not fetched). An index is asked for again only after `max_message_delay`:
     /// the answer may be queued behind data, and asking every `fetch_delay` while it was
     /// (a receiver lagging on saturated cores) piled up copies of entries already on their way,
     /// which lagged it further (measured over libp2p on loopback: 8 MB of internal traffic per
@@ -331,17 +386,17 @@ impl Picsou {
     fn maybe_fetch(&mut self, now: Time) {
         let wedge = self.inb.wedge_point();
         let next = self.inb.next();
+        // Kept past delivery, so that a copy arriving after the answer is still recognised.
+        let retry = self.setup.params.max_message_delay;
+        self.asked.retain(|_, a| now < a.at.add(retry));
         if next >= wedge {
             self.wedge_seen = None;
-            self.asked.clear();
             return;
         }
         let (point, since) = *self.wedge_seen.get_or_insert((wedge, now));
-        if now < since.add(self.setup.params.fetch_delay) {
+        if now < since.add(self.fetch_wait()) {
             return;
         }
-        let retry = self.setup.params.max_message_delay;
-        self.asked.retain(|&k, at| k >= next && now < at.add(retry));
         let asked = &self.asked;
         let want: Vec<StreamIndex> = self
             .inb
@@ -355,19 +410,23 @@ impl Picsou {
         if want.is_empty() || n < 2 {
             return;
         }
-        for k in &want {
-            self.asked.insert(k.0, now);
-        }
         self.fetch_rr = (self.fetch_rr + 1) % n;
         if self.fetch_rr == self.me().index.as_usize() {
             self.fetch_rr = (self.fetch_rr + 1) % n;
         }
-        self.send_internal(
-            now,
-            NodeIdx(self.fetch_rr as u32),
-            BatchKind::Fetch { want },
-            Vec::new(),
-        );
+        let peer = NodeIdx(self.fetch_rr as u32);
+        let waited = now.since(since);
+        for k in &want {
+            self.asked.insert(
+                k.0,
+                Asked {
+                    at: now,
+                    peer,
+                    waited,
+                },
+            );
+        }
+        self.send_internal(now, peer, BatchKind::Fetch { want }, Vec::new());
     }
 
     /// The remote relays that have not seen our latest ack, with when we last sent them anything.
@@ -658,12 +717,11 @@ impl Protocol for Picsou {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        let p = &self.setup.params;
         let noop = self.noop_due();
         let fetch = self
             .wedge_seen
             .filter(|_| self.inb.next() < self.inb.wedge_point())
-            .map(|(_, since)| since.add(p.fetch_delay));
+            .map(|(_, since)| since.add(self.fetch_wait()));
         [
             self.cross.next_deadline(),
             self.internal.next_deadline(),

@@ -534,3 +534,79 @@ fn a_direct_copy_of_an_entry_got_by_broadcast_is_passed_on() {
     node.handle_timeout(later(t1));
     assert_eq!(passed_on(node), BTreeSet::from([0, 2, 3]));
 }
+
+/// A relay that fetched an entry which then arrived anyway by another peer's broadcast waits
+/// that much longer before its next fetch: in a failure-free run each fetch is a copy too many.
+#[test]
+fn a_fetch_overtaken_by_the_broadcast_lengthens_the_next_wait() {
+    let mut net = Net::bft(4);
+    let me = NodeId::new(Side::B, 1);
+    let p = net.params.clone();
+    let entries = [net.entry(Side::A, 0), net.entry(Side::A, 1)];
+    let node = net.nodes.get_mut(&me).unwrap();
+    // Claims from two senders (r_s + 1 = 2) that the cluster holds everything below `upto`.
+    let claim = |node: &mut Picsou, at: Time, upto: u64| {
+        for s in 0..2 {
+            let kind = BatchKind::Cross {
+                ack: None,
+                quack_claim: Some(StreamIndex(upto)),
+                exported: StreamIndex(2),
+            };
+            let batch = Batch {
+                epoch: 0,
+                kind,
+                entries: Vec::new(),
+            };
+            node.handle_batch(at, NodeId::new(Side::A, s), batch);
+        }
+    };
+    let fetched = |node: &mut Picsou| {
+        let mut asked = Vec::new();
+        while let Some(t) = node.poll_transmit() {
+            if let BatchKind::Fetch { want } = &t.batch.kind {
+                asked.push((t.to.index.0, want.iter().map(|k| k.0).collect::<Vec<_>>()));
+            }
+        }
+        asked
+    };
+    let internal = |k: usize| Batch {
+        epoch: 0,
+        kind: BatchKind::Internal,
+        entries: vec![entries[k].clone()],
+    };
+
+    // First wedge: #0 is fetched after `fetch_delay`, from B2 (the next peer in turn) ...
+    let t0 = Time::ZERO;
+    claim(node, t0, 1);
+    node.handle_timeout(t0.add(p.fetch_delay / 2));
+    assert_eq!(fetched(node), vec![], "fetched before fetch_delay");
+    let t1 = t0.add(p.fetch_delay);
+    node.handle_timeout(t1);
+    assert_eq!(fetched(node), vec![(2, vec![0])]);
+    // ... and B0's broadcast of it arrives first, 150 ms after the wedge was seen.
+    let late = Duration::from_millis(150);
+    node.handle_batch(t0.add(late), NodeId::new(Side::B, 0), internal(0));
+    while let Some(op) = node.poll_persist() {
+        node.handle_persisted(op.id);
+    }
+
+    // Second wedge: #1 stays missing for the 150 ms the broadcast took before it is fetched.
+    let t2 = t0.add(late).add(p.batch_delay);
+    claim(node, t2, 2);
+    let mut now = t2;
+    let asked = loop {
+        node.handle_timeout(now);
+        let asked = fetched(node);
+        if !asked.is_empty() || now > t2.add(late * 2) {
+            break asked;
+        }
+        now = node.poll_timeout().expect("a fetch is due").max(now);
+    };
+    assert_eq!(asked, vec![(3, vec![1])]);
+    assert_eq!(
+        now,
+        t2.add(late),
+        "fetched {:?} after the wedge",
+        now.since(t2)
+    );
+}
