@@ -386,9 +386,6 @@ impl Picsou {
     fn maybe_fetch(&mut self, now: Time) {
         let wedge = self.inb.wedge_point();
         let next = self.inb.next();
-        // Kept past delivery, so that a copy arriving after the answer is still recognised.
-        let retry = self.setup.params.max_message_delay;
-        self.asked.retain(|_, a| now < a.at.add(retry));
         if next >= wedge {
             self.wedge_seen = None;
             return;
@@ -397,6 +394,10 @@ impl Picsou {
         if now < since.add(self.fetch_wait()) {
             return;
         }
+        // Kept past delivery (until due again), so that a copy arriving after the answer is
+        // still recognised; pruned only when a fetch is due, not on every input.
+        let retry = self.setup.params.max_message_delay;
+        self.asked.retain(|_, a| now < a.at.add(retry));
         let asked = &self.asked;
         let want: Vec<StreamIndex> = self
             .inb
