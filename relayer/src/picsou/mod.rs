@@ -80,8 +80,8 @@ struct Asked {
     at: Time,
     /// The peer asked.
     peer: NodeIdx,
-    /// How long it had been missing below a wedge point by then.
-    waited: Duration,
+    /// Since when it had been missing below a wedge point.
+    missing_since: Time,
 }
 
 /// One relay running Picsou.
@@ -333,19 +333,21 @@ impl Picsou {
         }
     }
 
-    /// Learns from a copy of `k` a peer sent: if it is not the answer to our fetch of `k`, the
-    /// fetch was early by the time `k` had been missing, and [`Picsou::fetch_wait`] rises to
-    /// it; a copy of an entry never fetched lowers the learned wait a little.
+    /// Learns from a copy of `k` a peer sent: if it is not the answer to our fetch of `k` (made
+    /// within `max_message_delay`, after which `k` may be asked for again), the fetch was early
+    /// by the time `k` had been missing, and [`Picsou::fetch_wait`] rises to it; a copy of an
+    /// entry not fetched lowers the learned wait a little.
     fn note_internal_copy(&mut self, now: Time, from: NodeIdx, k: StreamIndex) {
+        let retry = self.setup.params.max_message_delay;
         match self.asked.get(&k.0) {
-            Some(a) if a.peer != from => {
-                let missing = now.since(a.at).saturating_add(a.waited);
+            Some(a) if a.peer != from && now < a.at.add(retry) => {
+                let missing = now.since(a.missing_since);
                 let ns = u64::try_from(missing.as_nanos()).unwrap_or(u64::MAX);
                 self.fetch_late_ns = self.fetch_late_ns.max(ns);
                 self.asked.remove(&k.0);
             }
-            Some(_) => {}
-            None => self.fetch_late_ns -= self.fetch_late_ns / FETCH_LATE_DECAY,
+            Some(a) if a.peer == from => {}
+            _ => self.fetch_late_ns -= self.fetch_late_ns / FETCH_LATE_DECAY,
         }
     }
 
@@ -416,16 +418,13 @@ impl Picsou {
             self.fetch_rr = (self.fetch_rr + 1) % n;
         }
         let peer = NodeIdx(self.fetch_rr as u32);
-        let waited = now.since(since);
         for k in &want {
-            self.asked.insert(
-                k.0,
-                Asked {
-                    at: now,
-                    peer,
-                    waited,
-                },
-            );
+            let asked = Asked {
+                at: now,
+                peer,
+                missing_since: since,
+            };
+            self.asked.insert(k.0, asked);
         }
         self.send_internal(now, peer, BatchKind::Fetch { want }, Vec::new());
     }

@@ -535,78 +535,119 @@ fn a_direct_copy_of_an_entry_got_by_broadcast_is_passed_on() {
     assert_eq!(passed_on(node), BTreeSet::from([0, 2, 3]));
 }
 
+/// Claims from two senders of A (r_s + 1 = 2) that B holds everything below `upto`.
+fn claim(node: &mut Picsou, at: Time, upto: u64) {
+    for s in 0..2 {
+        let kind = BatchKind::Cross {
+            ack: None,
+            quack_claim: Some(StreamIndex(upto)),
+            exported: StreamIndex(upto + 1),
+        };
+        let batch = Batch {
+            epoch: 0,
+            kind,
+            entries: Vec::new(),
+        };
+        node.handle_batch(at, NodeId::new(Side::A, s), batch);
+    }
+}
+
+/// The fetches `node` sent: (peer, indices asked for).
+fn fetched(node: &mut Picsou) -> Vec<(u32, Vec<u64>)> {
+    let mut asked = Vec::new();
+    while let Some(t) = node.poll_transmit() {
+        if let BatchKind::Fetch { want } = &t.batch.kind {
+            asked.push((t.to.index.0, want.iter().map(|k| k.0).collect()));
+        }
+    }
+    asked
+}
+
+/// `node` gets `entry` from peer `from` of its cluster, at `at`, and makes it durable.
+fn copy_from_peer(node: &mut Picsou, at: Time, from: u32, entry: &Entry) {
+    let batch = Batch {
+        epoch: 0,
+        kind: BatchKind::Internal,
+        entries: vec![entry.clone()],
+    };
+    node.handle_batch(at, NodeId::new(Side::B, from), batch);
+    while let Some(op) = node.poll_persist() {
+        node.handle_persisted(op.id);
+    }
+}
+
+/// Steps `node` through its timers from `from` until it fetches (or `until` passes): when, and
+/// what.
+fn first_fetch(node: &mut Picsou, from: Time, until: Time) -> (Time, Vec<(u32, Vec<u64>)>) {
+    let mut now = from;
+    loop {
+        node.handle_timeout(now);
+        let asked = fetched(node);
+        if !asked.is_empty() || now > until {
+            return (now, asked);
+        }
+        now = node.poll_timeout().expect("a timer is due").max(now);
+    }
+}
+
 /// A relay that fetched an entry which then arrived anyway by another peer's broadcast waits
 /// that much longer before its next fetch: in a failure-free run each fetch is a copy too many.
 #[test]
 fn a_fetch_overtaken_by_the_broadcast_lengthens_the_next_wait() {
     let mut net = Net::bft(4);
-    let me = NodeId::new(Side::B, 1);
     let p = net.params.clone();
     let entries = [net.entry(Side::A, 0), net.entry(Side::A, 1)];
-    let node = net.nodes.get_mut(&me).unwrap();
-    // Claims from two senders (r_s + 1 = 2) that the cluster holds everything below `upto`.
-    let claim = |node: &mut Picsou, at: Time, upto: u64| {
-        for s in 0..2 {
-            let kind = BatchKind::Cross {
-                ack: None,
-                quack_claim: Some(StreamIndex(upto)),
-                exported: StreamIndex(2),
-            };
-            let batch = Batch {
-                epoch: 0,
-                kind,
-                entries: Vec::new(),
-            };
-            node.handle_batch(at, NodeId::new(Side::A, s), batch);
-        }
-    };
-    let fetched = |node: &mut Picsou| {
-        let mut asked = Vec::new();
-        while let Some(t) = node.poll_transmit() {
-            if let BatchKind::Fetch { want } = &t.batch.kind {
-                asked.push((t.to.index.0, want.iter().map(|k| k.0).collect::<Vec<_>>()));
-            }
-        }
-        asked
-    };
-    let internal = |k: usize| Batch {
-        epoch: 0,
-        kind: BatchKind::Internal,
-        entries: vec![entries[k].clone()],
-    };
+    let node = net.nodes.get_mut(&NodeId::new(Side::B, 1)).unwrap();
 
     // First wedge: #0 is fetched after `fetch_delay`, from B2 (the next peer in turn) ...
     let t0 = Time::ZERO;
     claim(node, t0, 1);
-    node.handle_timeout(t0.add(p.fetch_delay / 2));
-    assert_eq!(fetched(node), vec![], "fetched before fetch_delay");
-    let t1 = t0.add(p.fetch_delay);
-    node.handle_timeout(t1);
-    assert_eq!(fetched(node), vec![(2, vec![0])]);
+    let (at, asked) = first_fetch(node, t0, t0.add(p.max_message_delay));
+    assert_eq!((at, asked), (t0.add(p.fetch_delay), vec![(2, vec![0])]));
     // ... and B0's broadcast of it arrives first, 150 ms after the wedge was seen.
     let late = Duration::from_millis(150);
-    node.handle_batch(t0.add(late), NodeId::new(Side::B, 0), internal(0));
-    while let Some(op) = node.poll_persist() {
-        node.handle_persisted(op.id);
-    }
+    copy_from_peer(node, t0.add(late), 0, &entries[0]);
 
     // Second wedge: #1 stays missing for the 150 ms the broadcast took before it is fetched.
     let t2 = t0.add(late).add(p.batch_delay);
     claim(node, t2, 2);
-    let mut now = t2;
-    let asked = loop {
-        node.handle_timeout(now);
-        let asked = fetched(node);
-        if !asked.is_empty() || now > t2.add(late * 2) {
-            break asked;
-        }
-        now = node.poll_timeout().expect("a fetch is due").max(now);
-    };
+    let (at, asked) = first_fetch(node, t2, t2.add(late * 2));
     assert_eq!(asked, vec![(3, vec![1])]);
     assert_eq!(
-        now,
+        at,
         t2.add(late),
         "fetched {:?} after the wedge",
-        now.since(t2)
+        at.since(t2)
+    );
+}
+
+/// A copy of a fetched entry that comes from another peer only after the fetch could have been
+/// made again (`max_message_delay`) says nothing about the broadcast it was waiting for: the
+/// next fetch still waits `fetch_delay` only.
+#[test]
+fn a_copy_long_after_a_fetch_does_not_lengthen_the_next_wait() {
+    let mut net = Net::bft(4);
+    let p = net.params.clone();
+    let entries = [net.entry(Side::A, 0), net.entry(Side::A, 1)];
+    let node = net.nodes.get_mut(&NodeId::new(Side::B, 1)).unwrap();
+
+    let t0 = Time::ZERO;
+    claim(node, t0, 1);
+    let (at, asked) = first_fetch(node, t0, t0.add(p.max_message_delay));
+    assert_eq!((at, asked), (t0.add(p.fetch_delay), vec![(2, vec![0])]));
+    // B2 answers; B0's copy (say, a resend it passed on) comes much later.
+    copy_from_peer(node, at.add(p.batch_delay), 2, &entries[0]);
+    let stale = at.add(p.max_message_delay).add(p.batch_delay);
+    copy_from_peer(node, stale, 0, &entries[0]);
+
+    let t2 = stale.add(p.batch_delay);
+    claim(node, t2, 2);
+    let (at, asked) = first_fetch(node, t2, t2.add(p.max_message_delay * 2));
+    assert_eq!(asked, vec![(3, vec![1])]);
+    assert_eq!(
+        at,
+        t2.add(p.fetch_delay),
+        "fetched {:?} after the wedge",
+        at.since(t2)
     );
 }
